@@ -1,0 +1,1 @@
+"""The Partnero-compatible REST API under /v1/."""

@@ -1,0 +1,1 @@
+"""Wire schemas: the JSON shapes of the Partnero contract, kept apart from the tables."""

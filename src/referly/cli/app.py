@@ -1,0 +1,58 @@
+"""Command tree: `referly serve | migrate | programs | tokens | partners ...`."""
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from referly.cli import partners, programs, tokens
+from referly.cli.output import JsonFlag, emit
+from referly.config import Settings
+from referly.db.migrate import upgrade_database
+
+app = typer.Typer(
+    name="referly",
+    help="Self-hosted partner-program tracking, drop-in compatible with Partnero.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(programs.app, name="programs")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(partners.app, name="partners")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Bring the schema up to date, then serve the API, the script and the demo page."""
+    from referly.app import create_app
+
+    settings = Settings()
+    upgrade_database(settings)
+    url = f"http://{host}:{port}"
+    emit({"url": url, "database": _redacted(settings.database_url)}, as_json, f"Referly on {url}")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@app.command()
+def migrate(as_json: JsonFlag = False) -> None:
+    """Bring the database schema up to date and exit."""
+    settings = Settings()
+    upgrade_database(settings)
+    emit({"migrated": True}, as_json, "Database schema is up to date.")
+
+
+def _redacted(database_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).render_as_string(hide_password=True)
