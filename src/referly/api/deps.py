@@ -7,10 +7,12 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referly.api import idempotency
+from referly.api.schemas.common import has_control_characters
 from referly.db.models import Program
 from referly.domain import tokens
 from referly.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE
-from referly.errors import Unauthorized
+from referly.errors import Unauthorized, ValidationFailed
 
 bearer = HTTPBearer(auto_error=False, description="The program's API token")
 
@@ -25,13 +27,28 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+def refuse_control_characters(request: Request) -> None:
+    """Path and query values with control characters name nothing we store (bodies refuse
+    them too), and PostgreSQL cannot even compare text holding U+0000."""
+    values = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in values:
+        if has_control_characters(value):
+            raise ValidationFailed.field(name, f"The {name} must not contain control characters.")
+
+
 async def get_program(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Program:
+    """The token's program. Also where every authenticated request's path and query are
+    screened and a POST's idempotency key is reserved or replayed."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
-    return await tokens.authenticate(session, credentials.credentials)
+    program = await tokens.authenticate(session, credentials.credentials)
+    refuse_control_characters(request)
+    await idempotency.claim(request, session, program)
+    return program
 
 
 ProgramDep = Annotated[Program, Depends(get_program)]

@@ -61,6 +61,19 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
     return JSONResponse({"message": first, "errors": errors, "status": 0}, status_code=422)
 
 
+def _http_message(exc: HTTPException) -> str:
+    """Say what was wrong with a body the framework could not parse, not just that it was."""
+    if exc.status_code == 404:
+        return "Not found"
+    if isinstance(exc.__cause__, RecursionError):
+        return "The JSON body is nested too deeply."
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        return "The request body is not valid UTF-8."
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        return "Malformed JSON body"
+    return str(exc.detail)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_referly(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ReferlyError)
@@ -72,9 +85,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
-        message = "Not found" if exc.status_code == 404 else str(exc.detail)
         return JSONResponse(
-            {"message": message, "status": 0}, status_code=exc.status_code, headers=exc.headers
+            {"message": _http_message(exc), "status": 0},
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     async def on_integrity(_: Request, exc: Exception) -> JSONResponse:

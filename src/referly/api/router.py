@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from referly.api import partners
+from referly.api import customers, partners, referral_links
 from referly.api.deps import ProgramDep
 from referly.api.errors import ERROR_RESPONSES
 from referly.api.schemas.common import Envelope
@@ -17,3 +17,5 @@ async def test_token(program: ProgramDep) -> Envelope[ProgramOut]:
 
 
 router.include_router(partners.router)
+router.include_router(customers.router)
+router.include_router(referral_links.router)

@@ -5,7 +5,8 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from referly.cli import partners, programs, tokens
+from referly.bench.cli import bench
+from referly.cli import clicks, customers, partners, programs, tokens
 from referly.cli.output import JsonFlag, emit
 from referly.config import Settings
 from referly.db.migrate import upgrade_database
@@ -19,6 +20,9 @@ app = typer.Typer(
 app.add_typer(programs.app, name="programs")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(partners.app, name="partners")
+app.add_typer(customers.app, name="customers")
+app.add_typer(clicks.app, name="clicks")
+app.command()(bench)
 
 
 @app.command()

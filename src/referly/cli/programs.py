@@ -9,9 +9,23 @@ from referly.api.schemas.programs import program_out
 from referly.cli.output import JsonFlag, emit, run_in_session
 from referly.db.models import Program
 from referly.domain import programs as service
-from referly.domain.programs import NewProgram
+from referly.domain.programs import NewProgram, ProgramChanges
 
-app = typer.Typer(help="Create and list programs.", no_args_is_help=True)
+app = typer.Typer(help="Create, list and configure programs.", no_args_is_help=True)
+UPDATABLE = (
+    "url_params",
+    "cookie_lifetime_days",
+    "cookie_domain",
+    "attribution",
+    "allowed_origins",
+    "website",
+)
+
+
+def _readable(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return "" if value is None else str(value)
 
 
 def _program_json(program: Program) -> dict[str, Any]:
@@ -46,3 +60,59 @@ def list_(as_json: JsonFlag = False) -> None:
     programs = run_in_session(work, as_json)
     lines = [f"{p.public_id}\t{p.name}\t{p.type}" for p in programs]
     emit({"data": [_program_json(p) for p in programs]}, as_json, "\n".join(lines))
+
+
+@app.command("update")
+def update(
+    public_id: Annotated[str, typer.Argument(help="The program's public id.")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="URL parameter carrying the referral key; repeat for more."),
+    ] = None,
+    cookie_days: Annotated[
+        int | None, typer.Option("--cookie-days", help="Referral cookie lifetime in days.")
+    ] = None,
+    cookie_domain: Annotated[
+        str | None,
+        typer.Option(
+            "--cookie-domain",
+            help="auto (the site's root domain, shared by subdomains), host, or a domain.",
+        ),
+    ] = None,
+    attribution: Annotated[
+        str | None, typer.Option(help="last_click (a new link wins) or first_click.")
+    ] = None,
+    allowed_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-origin",
+            help="Only these sites may report (https://host[:port]; https://*.example.com for "
+            "subdomains); repeat for more.",
+        ),
+    ] = None,
+    any_origin: Annotated[
+        bool, typer.Option("--any-origin", help="Clear the allowed origins: any site may report.")
+    ] = False,
+    website: Annotated[
+        str | None, typer.Option(help="Your site, used in referral links; '' clears it.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a program's tracking settings; options left out keep their value."""
+    changes = ProgramChanges(
+        url_params=param,
+        cookie_lifetime_days=cookie_days,
+        cookie_domain=cookie_domain,
+        attribution=attribution,
+        allowed_origins=[] if any_origin else allowed_origin,
+        website=website,
+    )
+
+    async def work(session: AsyncSession) -> Program:
+        found = await service.get_program(session, public_id)
+        return await service.update_program(session, found, changes)
+
+    program = run_in_session(work, as_json)
+    data = _program_json(program)
+    human = "\n".join(f"{name}\t{_readable(data[name])}" for name in UPDATABLE)
+    emit(data, as_json, human)

@@ -145,3 +145,29 @@ class Customer(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Why a sign-up was held back from crediting, e.g. "self_referral" (a partner signing up
+    # through their own link). The partner it would have credited is kept for review here,
+    # never in `partner_id`, so no report or payout counts it.
+    flag: Mapped[str | None] = mapped_column(String(32))
+    flagged_partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partners.id", ondelete="SET NULL")
+    )
+
+
+class IdempotencyKey(Base):
+    """A POST's `Idempotency-Key` and the answer it got, so a retry gets the same answer
+    instead of doing the work twice (see `referly.api.idempotency`)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("program_id", "key"),
+        Index("ix_idempotency_keys_program_id_created_at", "program_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 hex of method, path, body
+    response_status: Mapped[int | None]  # None while the first request is being answered
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,127 @@
+"""`/v1/customers`."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referly.api.deps import PageDep, ProgramDep, SessionDep
+from referly.api.paging import list_envelope
+from referly.api.schemas.common import Envelope, ListEnvelope, StatusOnly
+from referly.api.schemas.customers import (
+    CustomerCreateIn,
+    CustomerOut,
+    CustomerUpdateIn,
+    customer_out,
+)
+from referly.db.models import Customer
+from referly.domain import customers as service
+from referly.domain.customers import CustomerFilter, customer_views
+
+router = APIRouter(tags=["customers"])
+
+KEY_HELP = "Only customers of the partner with this key"
+EMAIL_HELP = "Only customers of the partner with this email"
+
+
+class CustomerFilterParams:
+    """The partner filter in each spelling real clients send."""
+
+    def __init__(
+        self,
+        dotted_key: Annotated[
+            str | None, Query(alias="partner.key", max_length=64, description=KEY_HELP)
+        ] = None,
+        partner_key: Annotated[str | None, Query(max_length=64, description=KEY_HELP)] = None,
+        bracket_key: Annotated[
+            str | None, Query(alias="partner[key]", max_length=64, description=KEY_HELP)
+        ] = None,
+        dotted_email: Annotated[
+            str | None, Query(alias="partner.email", max_length=254, description=EMAIL_HELP)
+        ] = None,
+        partner_email: Annotated[str | None, Query(max_length=254, description=EMAIL_HELP)] = None,
+        bracket_email: Annotated[
+            str | None, Query(alias="partner[email]", max_length=254, description=EMAIL_HELP)
+        ] = None,
+    ) -> None:
+        self.filter = CustomerFilter(
+            partner_key=dotted_key or partner_key or bracket_key,
+            partner_email=dotted_email or partner_email or bracket_email,
+        )
+
+
+async def _one(session: AsyncSession, customer: Customer) -> Envelope[CustomerOut]:
+    [view] = await customer_views(session, [customer])
+    return Envelope[CustomerOut](data=customer_out(view))
+
+
+async def _many(session: AsyncSession, found: list[Customer]) -> list[CustomerOut]:
+    return [customer_out(view) for view in await customer_views(session, found)]
+
+
+@router.post("/customers", status_code=201, summary="Create a customer")
+async def create_customer(
+    body: CustomerCreateIn, session: SessionDep, program: ProgramDep
+) -> Envelope[CustomerOut]:
+    customer = await service.create_customer(session, program, body.to_domain())
+    return await _one(session, customer)
+
+
+@router.get("/customers", summary="List customers, optionally of one partner")
+async def list_customers(
+    request: Request,
+    session: SessionDep,
+    program: ProgramDep,
+    paging: PageDep,
+    params: Annotated[CustomerFilterParams, Depends()],
+) -> ListEnvelope[CustomerOut]:
+    page = await service.list_customers(session, program, paging.page, paging.limit, params.filter)
+    return list_envelope(request, page, await _many(session, list(page.items)))
+
+
+@router.get("/customers:search", summary="Find customers by key or email")
+async def search_customers(
+    session: SessionDep,
+    program: ProgramDep,
+    key: Annotated[str | None, Query(max_length=255)] = None,
+    email: Annotated[str | None, Query(max_length=254)] = None,
+    id: Annotated[str | None, Query(max_length=255, description="Same as key")] = None,
+) -> Envelope[list[CustomerOut]]:
+    if id is not None and key is not None and id != key:
+        return Envelope[list[CustomerOut]](data=[])
+    found = await service.search_customers(session, program, key=key or id, email=email)
+    return Envelope[list[CustomerOut]](data=await _many(session, list(found)))
+
+
+@router.get("/customers/{key:path}", summary="Get a customer")
+async def get_customer(key: str, session: SessionDep, program: ProgramDep) -> Envelope[CustomerOut]:
+    return await _one(session, await service.get_customer(session, program, key))
+
+
+@router.put("/customers/{key:path}", summary="Update a customer")
+async def update_customer(
+    key: str, body: CustomerUpdateIn, session: SessionDep, program: ProgramDep
+) -> Envelope[CustomerOut]:
+    customer = await service.get_customer(session, program, key)
+    await service.update_customer(session, program, customer, body.to_domain())
+    return await _one(session, customer)
+
+
+@router.post("/customers/{key:path}/suspend", summary="Suspend a customer")
+async def suspend_customer(key: str, session: SessionDep, program: ProgramDep) -> StatusOnly:
+    await service.set_status(
+        session, await service.get_customer(session, program, key), "suspended"
+    )
+    return StatusOnly()
+
+
+@router.post("/customers/{key:path}/approve", summary="Approve (reactivate) a customer")
+async def approve_customer(key: str, session: SessionDep, program: ProgramDep) -> StatusOnly:
+    await service.set_status(session, await service.get_customer(session, program, key), "active")
+    return StatusOnly()
+
+
+@router.delete("/customers/{key:path}", summary="Delete a customer and its personal data")
+async def delete_customer(key: str, session: SessionDep, program: ProgramDep) -> StatusOnly:
+    await service.delete_customer(session, await service.get_customer(session, program, key))
+    return StatusOnly()

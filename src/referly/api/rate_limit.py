@@ -1,0 +1,231 @@
+"""Rate limits on the REST API: a token bucket per API token, in this process's memory.
+
+Every `/v1` answer carries `X-RateLimit-Limit` (the bucket's size), `X-RateLimit-Remaining`
+(requests left right now) and `X-RateLimit-Reset` (Unix time, in seconds, when the bucket is
+full again). An empty bucket answers 429 in the error shape with `Retry-After` (seconds).
+
+Requests without a token share a bucket per client IP (see `referly.net.client_ip`). A
+request refused with 401 also spends from a per-IP allowance of failed logins; once that is
+spent, the IP gets 429 for any token not already in use, so tokens cannot be guessed at speed
+by sending a new one each time, while a working integration on the same host (one whose token
+has a bucket) carries on. The bucket of a refused token is dropped at once, so made-up
+tokens cost no memory.
+
+The buckets live in the server process: with several processes, each counts on its own, so
+the effective limit is the configured one times the number of processes."""
+
+import hashlib
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from referly.api.errors import error_response
+from referly.config import Settings
+from referly.errors import RateLimited
+from referly.net import client_ip
+
+MAX_BUCKETS = 100_000
+LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
+@dataclass
+class TokenBucket:
+    capacity: float
+    per_second: float
+    tokens: float
+    updated: float
+
+    def refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self.updated)
+        self.tokens = min(self.capacity, self.tokens + elapsed * self.per_second)
+        self.updated = now
+
+    def seconds_until(self, tokens: float) -> float:
+        return max(0.0, (tokens - self.tokens) / self.per_second)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: int  # Unix time when the bucket is full again
+    retry_after: int  # seconds until one request is allowed (0 when allowed)
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        values = (self.limit, self.remaining, self.reset_at)
+        pairs = zip(LIMIT_HEADERS, values, strict=True)
+        return [(name.lower().encode(), str(value).encode()) for name, value in pairs]
+
+
+@dataclass
+class RateLimiter:
+    """Buckets by name, least recently used first; a full bucket is the same as none, so
+    buckets are forgotten freely once there are too many."""
+
+    capacity: int
+    per_minute: int
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+    max_buckets: int = MAX_BUCKETS
+    buckets: OrderedDict[str, TokenBucket] = field(default_factory=OrderedDict)
+
+    def take(self, name: str) -> Decision:
+        """Spend one request from `name`'s bucket, if it has one to give."""
+        bucket = self._bucket(name, self.clock())
+        allowed = bucket.tokens >= 1
+        if allowed:
+            bucket.tokens -= 1
+        return self._decision(bucket, allowed)
+
+    def peek(self, name: str) -> Decision:
+        """Whether `name` could spend a request now, spending nothing."""
+        now = self.clock()
+        bucket = self.buckets.get(name)
+        if bucket is None:
+            bucket = self._full_bucket(now)
+        else:
+            bucket.refill(now)
+        return self._decision(bucket, bucket.tokens >= 1)
+
+    def knows(self, name: str) -> bool:
+        return name in self.buckets
+
+    def forget(self, name: str) -> None:
+        self.buckets.pop(name, None)
+
+    def _bucket(self, name: str, now: float) -> TokenBucket:
+        bucket = self.buckets.get(name)
+        if bucket is None:
+            self._make_room()
+            bucket = self.buckets[name] = self._full_bucket(now)
+        else:
+            self.buckets.move_to_end(name)
+            bucket.refill(now)
+        return bucket
+
+    def _full_bucket(self, now: float) -> TokenBucket:
+        return TokenBucket(self.capacity, self.per_minute / 60, float(self.capacity), now)
+
+    def _decision(self, bucket: TokenBucket, allowed: bool) -> Decision:
+        return Decision(
+            allowed=allowed,
+            limit=self.capacity,
+            remaining=math.floor(bucket.tokens),
+            reset_at=math.ceil(self.wall_clock() + bucket.seconds_until(self.capacity)),
+            retry_after=0 if allowed else max(1, math.ceil(bucket.seconds_until(1))),
+        )
+
+    def _make_room(self) -> None:
+        while len(self.buckets) >= self.max_buckets:
+            self.buckets.popitem(last=False)
+
+
+@dataclass
+class ApiRateLimits:
+    requests: RateLimiter
+    auth_failures: RateLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ApiRateLimits":
+        return cls(
+            requests=RateLimiter(settings.api_rate_limit_burst, settings.api_rate_limit_per_minute),
+            auth_failures=RateLimiter(
+                settings.api_auth_failures_per_minute, settings.api_auth_failures_per_minute
+            ),
+        )
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/v1" or path.startswith("/v1/")
+
+
+def caller_name(scope: Scope, ip: str) -> str:
+    """The bucket a request spends from: its bearer token (hashed: no secret kept in memory
+    longer than needed), else its client IP."""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            if scheme.lower() == b"bearer" and token.strip():
+                return "token:" + hashlib.sha256(token.strip()).hexdigest()
+    return "ip:" + ip
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, limits: ApiRateLimits, settings: Settings) -> None:
+        self.app = app
+        self.limits = limits
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_api_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        ip = client_ip(scope, self.settings)
+        failures = "ip:" + ip
+        caller = caller_name(scope, ip)
+        guessing = self.limits.auth_failures.peek(failures)
+        if not guessing.allowed and not self._is_working_token(caller):
+            await _refuse(guessing, scope, receive, send)
+            return
+        decision = self.limits.requests.take(caller)
+        if not decision.allowed:
+            await _refuse(decision, scope, receive, send)
+            return
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), *decision.headers()]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+        if status == 401:
+            self.limits.auth_failures.take(failures)
+            if caller.startswith("token:"):
+                self.limits.requests.forget(caller)  # made-up tokens leave nothing behind
+
+    def _is_working_token(self, caller: str) -> bool:
+        """A token with a bucket has been used and not refused since."""
+        return caller.startswith("token:") and self.limits.requests.knows(caller)
+
+
+async def _refuse(decision: Decision, scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(RateLimited(retry_after=decision.retry_after))
+    response.headers.update({k.decode(): v.decode() for k, v in decision.headers()})
+    await response(scope, receive, send)
+
+
+def document_rate_limits(openapi: dict[str, Any]) -> None:
+    """Declare the rate-limit headers on every `/v1` answer, and `Retry-After` on 429."""
+    integer = {"schema": {"type": "integer"}}
+    described = {
+        "X-RateLimit-Limit": "Requests the bucket holds when full",
+        "X-RateLimit-Remaining": "Requests left right now",
+        "X-RateLimit-Reset": "Unix time (seconds) when the bucket is full again",
+    }
+    for path, operations in openapi.get("paths", {}).items():
+        if not is_api_path(path):
+            continue
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                headers = response.setdefault("headers", {})
+                for name, description in described.items():
+                    headers[name] = {"description": description, **integer}
+                if status == "429":
+                    headers["Retry-After"] = {"description": "Seconds to wait", **integer}
+
+
+def install_rate_limits(app: FastAPI, settings: Settings) -> ApiRateLimits:
+    limits = ApiRateLimits.from_settings(settings)
+    app.state.rate_limits = limits
+    app.add_middleware(RateLimitMiddleware, limits=limits, settings=settings)
+    return limits

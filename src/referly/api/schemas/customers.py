@@ -1,0 +1,117 @@
+"""Customer request and response bodies."""
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, StringConstraints, model_validator
+
+from referly.api.schemas.common import (
+    CustomerKey,
+    Email,
+    PartnerRefIn,
+    PersonName,
+    TagOut,
+    Tags,
+    WireIn,
+    iso_timestamp,
+    tags_out,
+)
+from referly.domain.customers import CustomerChanges, CustomerView, NewCustomer
+from referly.domain.partners import PartnerRef
+
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+
+
+def _given(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+class CustomerOptionsIn(WireIn):
+    referral_url: Url | None = None
+
+
+class CustomerCreateIn(WireIn):
+    """The flat body. The legacy nested body `{"customer": {...}, "partner": {...},
+    "options": {...}}` (sent by Partnero's WordPress plugin) is unwrapped into it."""
+
+    key: CustomerKey
+    email: Email | None = None
+    name: PersonName | None = None
+    surname: PersonName | None = None
+    tags: Tags | None = None
+    partner: PartnerRefIn | None = None
+    options: CustomerOptionsIn | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap_legacy_body(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("customer"), dict):
+            return data
+        outer = {k: v for k, v in data.items() if k != "customer"}
+        return {**_given(data["customer"]), **_given(outer)}
+
+    def to_domain(self) -> NewCustomer:
+        partner = self.partner or PartnerRefIn()
+        return NewCustomer(
+            key=self.key,
+            email=self.email,
+            name=self.name,
+            surname=self.surname,
+            tags=self.tags or [],
+            partner=PartnerRef(key=partner.key, id=partner.id, email=partner.email),
+            referral_url=self.options.referral_url if self.options else None,
+        )
+
+
+class CustomerUpdateIn(WireIn):
+    """Fields at the top level or under `update: {...}`; both are sent by real clients."""
+
+    key: CustomerKey | None = None
+    email: Email | None = None
+    name: PersonName | None = None
+    surname: PersonName | None = None
+    tags: Tags | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap_update(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("update"), dict):
+            return data
+        outer = {k: v for k, v in data.items() if k != "update"}
+        return {**_given(outer), **_given(data["update"])}
+
+    def to_domain(self) -> CustomerChanges:
+        return CustomerChanges(**self.model_dump())
+
+
+class CustomerOut(BaseModel):
+    key: str
+    partner: str | None
+    deleted: bool
+    name: str | None
+    surname: str | None
+    email: str | None
+    status: str
+    created_at: str
+    updated_at: str
+    deleted_at: str | None
+    tags: list[TagOut]
+    # Referly's addition: why the customer is held back from crediting ("self_referral").
+    flags: list[str]
+
+
+def customer_out(view: CustomerView) -> CustomerOut:
+    customer = view.customer
+    return CustomerOut(
+        key=customer.key,
+        partner=view.partner_key,
+        deleted=False,  # deletes are hard deletes
+        name=customer.name,
+        surname=customer.surname,
+        email=customer.email,
+        status=customer.status,
+        created_at=iso_timestamp(customer.created_at) or "",
+        updated_at=iso_timestamp(customer.updated_at) or "",
+        deleted_at=None,
+        tags=tags_out(customer.tags),
+        flags=[customer.flag] if customer.flag else [],
+    )

@@ -1,0 +1,58 @@
+"""The ceiling: a bare ASGI app answering 204 to everything, served exactly as `referly serve`
+serves Referly (same uvicorn options, loop and HTTP implementation), so the ratio of a path to
+it measures what Referly itself costs.
+
+Run: `python -m referly.bench.ceiling --port 8001 [--log-level warning]`."""
+
+import argparse
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import uvicorn
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+async def app(scope: Message, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    more_body = scope["type"] == "http"
+    while more_body:  # read the request body, as any real endpoint has to
+        message = await receive()
+        more_body = bool(message.get("more_body", False))
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--log-level", default="info")
+    options = parser.parse_args()
+    # The same options `referly serve` passes to uvicorn.
+    uvicorn.run(
+        app,
+        host=options.host,
+        port=options.port,
+        log_level=options.log_level,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""Group commit for hot insert paths: concurrent inserts share one transaction, and each caller
+is answered only after the commit that holds its row. Nothing is buffered past an answer: an
+`insert()` that returns has been committed; one that raises wrote nothing.
+
+Use one writer per server process, started with the app and closed with it:
+
+    writer = GroupCommitWriter.for_url(settings.database_url)
+    await writer.start()                       # e.g. in the app's lifespan
+    result = await writer.insert(Click, {"program_id": 1, "partner_id": 7, ...})
+    result.id                                  # the new row's primary key
+    result.duplicate                           # True: an equal unique value existed, no row added
+    await writer.close()                       # finishes the batch in flight, then stops
+
+The target is a mapped class (`Click`) or a `Table`. `values` maps column names to Python
+values, exactly as for an ORM object: they are converted
+by the columns' own types (UTC datetimes, JSON) and the columns' Python-side defaults fill what
+is missing, so the same call works on SQLite and PostgreSQL. Every insert runs as
+`INSERT ... ON CONFLICT DO NOTHING RETURNING id`, so a duplicate of any unique constraint is
+reported for that row alone and never fails the other rows of its batch.
+
+How it works: `insert()` puts the statement and a future on a queue; one writer task takes
+everything queued (up to `max_batch`), runs it in ONE transaction on a dedicated raw driver
+connection (`group_commit_drivers`: one sqlite3 connection in its own thread, so a whole batch
+costs one thread hop; or one asyncpg connection, where same-shaped rows go in as one
+statement), commits, then resolves the futures. While a commit is in flight, new inserts wait
+in the queue and form the next batch; at low load a batch is a single row and nothing waits on
+a timer. The writer's connection is its own, outside the engine's pool: on SQLite it queues
+for the write lock like any other writer (busy timeout); a broken PostgreSQL connection is
+replaced on the next batch.
+
+Errors (all `ServiceUnavailable`, so the API renders them as 503, never a 2xx):
+- `CommitFailed`: the batch's transaction did not commit (lost connection, database locked
+  for longer than the busy timeout, a deferred constraint); every row of that batch failed.
+- `RowRejected`: the database refused this row (a foreign key, NOT NULL, a bad value); the
+  rest of its batch is retried without it and commits. Validate before inserting, so this
+  means a race (a partner deleted meanwhile) or a bug.
+- `WriterClosed`: the writer is not running.
+
+`writer.stats` counts committed batches, rows, duplicates and failed batches.
+"""
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import FromClause, Table
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.orm import DeclarativeBase
+
+from referly.db.group_commit_drivers import (
+    Insert,
+    PostgresDriver,
+    Prepared,
+    RowFailed,
+    SqliteDriver,
+    prepare,
+)
+from referly.errors import ServiceUnavailable
+
+log = logging.getLogger("referly.group_commit")
+
+DEFAULT_MAX_BATCH = 512
+
+
+class WriteFailed(ServiceUnavailable):
+    """The write was not committed."""
+
+
+class CommitFailed(WriteFailed):
+    message = "The write could not be committed; try again shortly"
+
+
+class RowRejected(WriteFailed):
+    message = "The database refused the write"
+
+
+class WriterClosed(WriteFailed):
+    message = "The writer is not running"
+
+
+@dataclass(frozen=True)
+class InsertResult:
+    id: int | None  # None: a unique constraint already held an equal row
+
+    @property
+    def duplicate(self) -> bool:
+        return self.id is None
+
+
+@dataclass
+class WriterStats:
+    batches: int = 0  # committed transactions
+    rows: int = 0  # rows committed
+    duplicates: int = 0
+    largest_batch: int = 0
+    failed_batches: int = 0
+
+
+def _table_of(target: FromClause | type[DeclarativeBase]) -> Table:
+    table = target.__table__ if isinstance(target, type) else target
+    if not isinstance(table, Table):
+        raise TypeError(f"not a table or a mapped class: {target!r}")
+    return table
+
+
+def _with_defaults(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    row = dict(values)
+    for column in table.columns:
+        default = column.default
+        if column.name in row or default is None:
+            continue
+        if default.is_scalar:
+            row[column.name] = default.arg  # type: ignore[attr-defined]
+        elif default.is_callable:
+            row[column.name] = default.arg(None)  # type: ignore[attr-defined]
+    return row
+
+
+class _Driver(Protocol):
+    dialect: Dialect
+
+    async def run(self, inserts: Sequence[Insert]) -> list[int | None]: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class _Pending:
+    insert: Insert
+    future: asyncio.Future[InsertResult]
+
+
+@dataclass
+class GroupCommitWriter:
+    driver: _Driver
+    max_batch: int = DEFAULT_MAX_BATCH
+    stats: WriterStats = field(default_factory=WriterStats)
+    _queue: asyncio.Queue[_Pending | None] = field(default_factory=asyncio.Queue)
+    _task: asyncio.Task[None] | None = None
+    _prepared: dict[tuple[str, tuple[str, ...]], Prepared] = field(default_factory=dict)
+
+    @classmethod
+    def for_url(cls, database_url: str, max_batch: int = DEFAULT_MAX_BATCH) -> "GroupCommitWriter":
+        """A writer for the same database URL the engine uses (`sqlite:///...`, `postgresql://...`)."""
+        url = make_url(database_url)
+        backend = url.get_backend_name()
+        if backend == "sqlite":
+            if url.database in (None, "", ":memory:"):
+                raise ValueError("group commit needs a database file, not an in-memory SQLite")
+            return cls(SqliteDriver(url.database), max_batch)
+        if backend in ("postgresql", "postgres"):
+            dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            return cls(PostgresDriver(dsn), max_batch)
+        raise ValueError(f"unsupported database URL scheme: {url.drivername!r}")
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        if not self.running:
+            self._task = asyncio.create_task(self._consume(), name="group-commit-writer")
+
+    async def close(self) -> None:
+        """Commit what is queued, stop the writer task and close the connection."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            self._queue.put_nowait(None)
+            await task
+        await self.driver.close()
+
+    async def insert(
+        self, target: FromClause | type[DeclarativeBase], values: Mapping[str, Any]
+    ) -> InsertResult:
+        """Insert one row; returns once the transaction holding it has committed."""
+        if not self.running:
+            raise WriterClosed()
+        insert = self._bind(_table_of(target), values)
+        pending = _Pending(insert, asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(pending)
+        return await pending.future
+
+    def _bind(self, table: Table, values: Mapping[str, Any]) -> Insert:
+        """The row's statement, with values converted by the columns' types."""
+        row = _with_defaults(table, values)
+        columns = tuple(row)
+        key = (table.name, columns)
+        if key not in self._prepared:
+            self._prepared[key] = prepare(table, columns, self.driver.dialect)
+        prepared = self._prepared[key]
+        params = tuple(
+            value if process is None else process(value)
+            for value, process in zip(row.values(), prepared.processors, strict=True)
+        )
+        return prepared, params
+
+    async def _consume(self) -> None:
+        stopping = False
+        while not stopping:
+            items = [await self._queue.get()]
+            while len(items) < self.max_batch and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            stopping = None in items
+            batch = [item for item in items if item is not None and not item.future.done()]
+            try:
+                if batch:
+                    await self._commit(batch)
+            except BaseException as error:  # the task itself is going away: nobody is left hanging
+                _fail_all(batch, CommitFailed, error)
+                self._fail_queued(error)
+                raise
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        pending = list(batch)
+        while pending:
+            try:
+                ids = await self.driver.run([item.insert for item in pending])
+            except RowFailed as failure:
+                rejected = pending.pop(failure.index)
+                _fail_all([rejected], RowRejected, failure.error)
+                continue
+            except Exception as error:
+                self.stats.failed_batches += 1
+                log.warning("group commit of %d rows failed: %r", len(pending), error)
+                _fail_all(pending, CommitFailed, error)
+                return
+            self._resolve(pending, ids)
+            return
+
+    def _resolve(self, batch: list[_Pending], ids: list[int | None]) -> None:
+        inserted = sum(1 for id_ in ids if id_ is not None)
+        self.stats.batches += 1
+        self.stats.rows += inserted
+        self.stats.duplicates += len(ids) - inserted
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        for item, id_ in zip(batch, ids, strict=True):
+            if not item.future.done():
+                item.future.set_result(InsertResult(id_))
+
+    def _fail_queued(self, cause: BaseException) -> None:
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                _fail_all([item], WriterClosed, cause)
+
+
+def _fail_all(batch: list[_Pending], error: type[WriteFailed], cause: BaseException) -> None:
+    for item in batch:
+        if not item.future.done():
+            failure = error()
+            failure.__cause__ = cause
+            item.future.set_exception(failure)
+
+
+__all__ = [
+    "CommitFailed",
+    "GroupCommitWriter",
+    "InsertResult",
+    "RowRejected",
+    "WriteFailed",
+    "WriterClosed",
+    "WriterStats",
+]

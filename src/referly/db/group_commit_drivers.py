@@ -1,0 +1,230 @@
+"""The raw-driver side of group commit (`referly.db.group_commit`): one connection per writer,
+one transaction per batch.
+
+SQLite: one sqlite3 connection owned by one thread; a whole batch runs per hop to that thread,
+where each row is a cheap in-process `INSERT ... ON CONFLICT DO NOTHING RETURNING id`.
+
+PostgreSQL: one asyncpg connection. Rows with the same table and columns go in as ONE statement
+(`INSERT ... SELECT * FROM unnest($1::type[], ...) ON CONFLICT DO NOTHING RETURNING id, <cols>`),
+so a batch costs a few round trips, not one per row. The returned column values tell which
+inputs were inserted; the rest met a unique constraint. If the statement fails on one row (a
+foreign key, a value too long), the batch is rolled back and run row by row, which names the row."""
+
+import asyncio
+import sqlite3
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import Dialect
+
+from referly.db.engine import SQLITE_BUSY_TIMEOUT_MS
+
+ROW_ERRORS_SQLITE = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
+ROW_ERRORS_POSTGRES = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: the writer caches one per shape
+class Prepared:
+    """What one (table, columns) compiles to for one driver."""
+
+    columns: tuple[str, ...]
+    one_sql: str  # one row
+    bulk_sql: str | None  # many rows in one statement, where the driver has one
+    processors: tuple[Any, ...]  # the columns' bind processors for the driver's dialect
+
+
+Insert = tuple[Prepared, tuple[Any, ...]]
+
+
+class RowFailed(Exception):
+    """Insert `index` of the batch failed; the batch's transaction was rolled back."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
+class _Unmatched(Exception):
+    """A returned row equals no input (the database changed a value): go row by row."""
+
+
+def prepare(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Prepared:
+    unknown = [name for name in columns if name not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
+    quote = dialect.identifier_preparer.quote
+    (primary_key,) = table.primary_key.columns
+    names = ", ".join(quote(name) for name in columns)
+    head = f"INSERT INTO {quote(table.name)} ({names}) "
+    tail = f" ON CONFLICT DO NOTHING RETURNING {quote(primary_key.name)}"
+    types = [table.c[name].type for name in columns]
+    processors = tuple(t.dialect_impl(dialect).bind_processor(dialect) for t in types)
+    if dialect.name == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        return Prepared(columns, f"{head}VALUES ({marks}){tail}", None, processors)
+    marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+    arrays = ", ".join(f"${n}::{t.compile(dialect=dialect)}[]" for n, t in enumerate(types, 1))
+    bulk = f"{head}SELECT * FROM unnest({arrays}){tail}, {names}"
+    return Prepared(columns, f"{head}VALUES ({marks}){tail}", bulk, processors)
+
+
+class SqliteDriver:
+    dialect: Dialect = SQLiteDialect_pysqlite()
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
+        self._connection: sqlite3.Connection | None = None
+
+    async def run(self, inserts: Sequence[Insert]) -> list[int | None]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._run, inserts)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._disconnect)
+        self._executor.shutdown(wait=True)
+
+    def _run(self, inserts: Sequence[Insert]) -> list[int | None]:
+        connection = self._connect()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            ids = [_sqlite_insert(connection, index, item) for index, item in enumerate(inserts)]
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:  # a failed COMMIT leaves the transaction open
+                connection.execute("ROLLBACK")
+            raise
+        return ids
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=NORMAL",
+                "foreign_keys=ON",
+                f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            ):
+                connection.execute(f"PRAGMA {pragma}")
+            self._connection = connection
+        return self._connection
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _sqlite_insert(connection: sqlite3.Connection, index: int, item: Insert) -> int | None:
+    prepared, params = item
+    try:
+        row = connection.execute(prepared.one_sql, params).fetchone()
+    except ROW_ERRORS_SQLITE as error:
+        raise RowFailed(index, error) from error
+    return None if row is None else int(row[0])
+
+
+class PostgresDriver:
+    dialect: Dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._connection: asyncpg.Connection | None = None
+
+    @property
+    def server_pid(self) -> int | None:
+        return None if self._connection is None else self._connection.get_server_pid()
+
+    async def run(self, inserts: Sequence[Insert]) -> list[int | None]:
+        connection = await self._connect()
+        try:
+            await connection.execute("BEGIN")
+            try:
+                ids = await _postgres_bulk(connection, inserts)
+            except (_Unmatched, *ROW_ERRORS_POSTGRES):
+                await connection.execute("ROLLBACK")
+                await connection.execute("BEGIN")
+                ids = [await _postgres_one(connection, i, item) for i, item in enumerate(inserts)]
+            await connection.execute("COMMIT")
+        except BaseException:
+            await self._abandon(connection)
+            raise
+        return ids
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def _connect(self) -> asyncpg.Connection:
+        if self._connection is None or self._connection.is_closed():
+            self._connection = await asyncpg.connect(self._dsn)
+        return self._connection
+
+    async def _abandon(self, connection: asyncpg.Connection) -> None:
+        """Roll back what is left of the transaction; drop a connection that cannot."""
+        if connection.is_closed():
+            self._connection = None
+            return
+        try:
+            if connection.is_in_transaction():
+                await connection.execute("ROLLBACK")
+        except Exception:
+            connection.terminate()
+            self._connection = None
+
+
+async def _postgres_one(connection: asyncpg.Connection, index: int, item: Insert) -> int | None:
+    prepared, params = item
+    try:
+        value = await connection.fetchval(prepared.one_sql, *params)
+    except ROW_ERRORS_POSTGRES as error:
+        raise RowFailed(index, error) from error
+    return None if value is None else int(value)
+
+
+async def _postgres_bulk(
+    connection: asyncpg.Connection, inserts: Sequence[Insert]
+) -> list[int | None]:
+    """One statement per (table, columns) group, in the order the groups first appear."""
+    groups: dict[Prepared, list[int]] = defaultdict(list)
+    for index, (prepared, _params) in enumerate(inserts):
+        groups[prepared].append(index)
+    ids: list[int | None] = [None] * len(inserts)
+    for prepared, indexes in groups.items():
+        if len(indexes) == 1:
+            ids[indexes[0]] = await _postgres_one(connection, indexes[0], inserts[indexes[0]])
+            continue
+        rows = [inserts[i][1] for i in indexes]
+        returned = await connection.fetch(prepared.bulk_sql, *map(list, zip(*rows, strict=True)))
+        for index, id_ in _match(indexes, rows, returned):
+            ids[index] = id_
+    return ids
+
+
+def _match(
+    indexes: list[int], rows: list[tuple[Any, ...]], returned: Sequence[Any]
+) -> list[tuple[int, int]]:
+    """Which input each returned row is: inputs with equal values are interchangeable."""
+    waiting: dict[Hashable, list[int]] = defaultdict(list)
+    try:
+        for index, row in zip(indexes, rows, strict=True):
+            waiting[row].append(index)
+        found = []
+        for record in returned:
+            candidates = waiting.get(tuple(record)[1:])
+            if not candidates:
+                raise _Unmatched()
+            found.append((candidates.pop(0), int(record[0])))
+    except TypeError as error:  # an unhashable value
+        raise _Unmatched() from error
+    return found

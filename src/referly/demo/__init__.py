@@ -1,0 +1,1 @@
+"""A demo sign-up page: the public guide's example form, wired to one program."""

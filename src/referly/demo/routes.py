@@ -1,0 +1,38 @@
+"""`GET /demo/{public_id}`: the guide's example sign-up page, wired to a program and to this
+server, so the whole path can be tried by hand in a browser."""
+
+import html
+import json
+from importlib import resources
+from string import Template
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from referly.db.models import Program
+from referly.domain.attribution import COOKIE_NAME
+from referly.domain.programs import get_program
+
+router = APIRouter(include_in_schema=False)
+PAGE = Template(resources.files("referly.demo").joinpath("page.html").read_text("utf-8"))
+
+
+@router.get("/demo/{public_id}")
+async def demo_page(public_id: str, request: Request) -> HTMLResponse:
+    async with request.app.state.sessionmaker() as session:
+        program = await get_program(session, public_id)
+    base = request.app.state.settings.public_url or str(request.base_url)
+    return HTMLResponse(render(program, base.rstrip("/")))
+
+
+def render(program: Program, base_url: str) -> str:
+    return PAGE.substitute(
+        program_name=html.escape(program.name),
+        public_id=json.dumps(program.public_id),
+        public_id_text=program.public_id,
+        script_url=json.dumps(f"{base_url}/js/universal.js"),
+        base_url=json.dumps(base_url),
+        base_url_text=html.escape(base_url),
+        param=html.escape(program.url_params[0]),
+        cookie_name=COOKIE_NAME[program.type],
+    )

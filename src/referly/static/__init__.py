@@ -1,0 +1,1 @@
+"""The browser script, `universal.js`, and how it is served (`script.py`)."""

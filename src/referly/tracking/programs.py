@@ -1,0 +1,66 @@
+"""The program facts the tracking path needs on every request, cached in process for a few
+seconds so a busy page costs no program lookup per report. Unknown ids are cached too, so
+made-up ids cannot turn into a database query each."""
+
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from referly.db.models import Program
+from referly.domain.attribution import script_settings
+from referly.tracking.http import json_bytes
+
+PUBLIC_ID = re.compile(r"^[A-Za-z0-9]{8}$")
+MAX_CACHED = 10_000
+
+
+@dataclass(frozen=True)
+class PublicProgram:
+    id: int
+    public_id: str
+    attribution: str
+    allowed_origins: tuple[str, ...]
+    settings_body: bytes  # what GET /t/{id}/settings answers
+
+    @classmethod
+    def of(cls, program: Program) -> "PublicProgram":
+        return cls(
+            id=program.id,
+            public_id=program.public_id,
+            attribution=program.attribution,
+            allowed_origins=tuple(program.allowed_origins),
+            settings_body=json_bytes(script_settings(program)),
+        )
+
+
+Loader = Callable[[str], Awaitable[PublicProgram | None]]
+
+
+class ProgramCache:
+    def __init__(
+        self, load: Loader, ttl_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._load = load
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, PublicProgram | None]] = OrderedDict()
+
+    async def get(self, public_id: str) -> PublicProgram | None:
+        if not PUBLIC_ID.match(public_id):
+            return None
+        public_id = public_id.upper()
+        now = self._clock()
+        cached = self._entries.get(public_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        program = await self._load(public_id)
+        self._remember(public_id, now + self._ttl, program)
+        return program
+
+    def _remember(self, public_id: str, expires: float, program: PublicProgram | None) -> None:
+        self._entries[public_id] = (expires, program)
+        self._entries.move_to_end(public_id)
+        while len(self._entries) > MAX_CACHED:
+            self._entries.popitem(last=False)

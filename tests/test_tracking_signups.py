@@ -1,0 +1,179 @@
+"""`POST /t/{id}/signups` on SQLite and PostgreSQL: a referred sign-up becomes a customer
+credited to the partner, with its link, click and source; repeats and unknown keys change
+nothing and are answered the same."""
+
+import asyncio
+
+import httpx
+from fastapi import FastAPI
+
+from referly.db.models import ReferralLink
+from tests.builders import Cast, make_program
+from tests.tracking_helpers import clicks_of, configure, customers_of, report
+
+
+async def test_a_signup_becomes_a_customer_credited_to_the_partner(
+    app: FastAPI, client: httpx.AsyncClient, cast: Cast
+) -> None:
+    await cast.alice.partner("jane@example.com", key="jane")
+    click = {"key": "jane", "url": "https://www.shop.example/?aff=jane", "visitor": "visitor1"}
+    assert (await report(client, cast.alice.public_id, "clicks", click)).status_code == 202
+    signup = {
+        "key": "ann@example.com",
+        "email": "ann@example.com",
+        "name": "Ann",
+        "surname": "Lee",
+        "partner": "jane",
+        "source": "universal",
+        "visitor": "visitor1",
+    }
+    response = await report(client, cast.alice.public_id, "signups", signup)
+    assert response.status_code == 202
+    assert response.json() == {"status": 1}
+    [customer] = await customers_of(app, cast.alice.public_id)
+    [recorded_click] = await clicks_of(app, cast.alice.public_id)
+    assert (customer.key, customer.email, customer.name, customer.surname) == (
+        "ann@example.com",
+        "ann@example.com",
+        "Ann",
+        "Lee",
+    )
+    assert customer.source == "universal"
+    assert customer.click_id == recorded_click.id
+    assert customer.referral_link_id == recorded_click.referral_link_id
+    assert customer.partner_id == recorded_click.partner_id
+    listed = await cast.alice.api.get("/v1/customers")
+    assert [(c["key"], c["partner"]) for c in listed.json()["data"]] == [
+        ("ann@example.com", "jane")
+    ]
+
+
+async def test_partneros_signup_shape_is_accepted(
+    app: FastAPI, client: httpx.AsyncClient, cast: Cast
+) -> None:
+    await cast.alice.partner("jane@example.com", key="jane")
+    body = {
+        "data": {
+            "key": "customer_123456",
+            "name": "John",
+            "email": "john.doe@partnero.com",
+            "partner": {"key": "JANE"},
+        }
+    }
+    response = await report(client, cast.alice.public_id, "signups", body)
+    assert response.status_code == 202
+    [customer] = await customers_of(app, cast.alice.public_id)
+    assert (customer.key, customer.source, customer.click_id) == ("customer_123456", "js", None)
+    assert customer.partner_id is not None
+
+
+async def test_a_signup_through_an_extra_link_credits_that_link(
+    app: FastAPI, client: httpx.AsyncClient, cast: Cast
+) -> None:
+    await cast.alice.partner("jane@example.com", key="jane")
+    added = await cast.alice.api.post(
+        "/v1/partner_referral_links", json={"partner": {"key": "jane"}, "key": "jane-yt"}
+    )
+    assert added.status_code == 201
+    await report(client, cast.alice.public_id, "clicks", {"key": "jane-yt", "visitor": "v2"})
+    body = {"key": "c1", "email": "c1@example.com", "partner": "jane-yt", "visitor": "v2"}
+    assert (await report(client, cast.alice.public_id, "signups", body)).status_code == 202
+    [customer] = await customers_of(app, cast.alice.public_id)
+    async with app.state.sessionmaker() as session:
+        link = await session.get(ReferralLink, customer.referral_link_id)
+    assert link is not None and link.key == "jane-yt" and not link.is_default
+    [click] = await clicks_of(app, cast.alice.public_id)
+    assert customer.click_id == click.id
+
+
+async def test_first_click_programs_link_the_visitors_first_click(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    fresh = await make_program(app, client, "First-click program")
+    await fresh.partner("jane@example.com", key="jane")
+    await configure(app, fresh.public_id, attribution="first_click")
+    for _ in range(2):
+        await report(client, fresh.public_id, "clicks", {"key": "jane", "visitor": "v3"})
+    body = {"key": "c1", "partner": "jane", "visitor": "v3"}
+    await report(client, fresh.public_id, "signups", body)
+    first, _second = await clicks_of(app, fresh.public_id)
+    [customer] = await customers_of(app, fresh.public_id)
+    assert customer.click_id == first.id
+
+
+async def test_a_repeated_signup_is_a_no_op_success(
+    app: FastAPI, client: httpx.AsyncClient, cast: Cast
+) -> None:
+    await cast.alice.partner("jane@example.com", key="jane")
+    await cast.alice.partner("mark@example.com", key="mark")
+    body = {"key": "ann@example.com", "email": "ann@example.com", "name": "Ann", "partner": "jane"}
+    first = await report(client, cast.alice.public_id, "signups", body)
+    again = await report(client, cast.alice.public_id, "signups", {**body, "partner": "mark"})
+    same_email = await report(client, cast.alice.public_id, "signups", {**body, "key": "other-key"})
+    for response in (again, same_email):
+        assert response.status_code == first.status_code == 202
+        assert response.content == first.content
+    [customer] = await customers_of(app, cast.alice.public_id)
+    assert customer.key == "ann@example.com"
+    listed = await cast.alice.api.get("/v1/customers")
+    assert [c["partner"] for c in listed.json()["data"]] == ["jane"]
+
+
+async def test_concurrent_repeats_make_one_customer(
+    app: FastAPI, client: httpx.AsyncClient, cast: Cast
+) -> None:
+    await cast.alice.partner("jane@example.com", key="jane")
+    body = {"key": "race@example.com", "email": "race@example.com", "partner": "jane"}
+    answers = await asyncio.gather(
+        *(report(client, cast.alice.public_id, "signups", body) for _ in range(8))
+    )
+    assert [a.status_code for a in answers] == [202] * 8
+    assert len(await customers_of(app, cast.alice.public_id)) == 1
+
+
+async def test_an_unknown_key_is_answered_the_same_and_stores_nothing(
+    app: FastAPI, client: httpx.AsyncClient, cast: Cast
+) -> None:
+    await cast.alice.partner("jane@example.com", key="jane")
+    referral = await make_program(app, client, "Friends", type="referral")
+    valid = await report(client, cast.alice.public_id, "signups", {"key": "a1", "partner": "jane"})
+    for public_id in (cast.alice.public_id, referral.public_id):
+        for body in ({"key": "x1", "partner": "nobody"}, {"key": "x2"}):
+            response = await report(client, public_id, "signups", body)
+            assert response.status_code == valid.status_code == 202
+            assert response.content == valid.content
+    assert [c.key for c in await customers_of(app, cast.alice.public_id)] == ["a1"]
+    assert await customers_of(app, referral.public_id) == []
+
+
+async def test_bad_signups_get_a_clear_error_and_store_nothing(
+    app: FastAPI, client: httpx.AsyncClient, cast: Cast
+) -> None:
+    await cast.alice.partner("jane@example.com", key="jane")
+    cases = [
+        ({"partner": "jane"}, "key"),
+        ({"key": "", "partner": "jane"}, "key"),
+        ({"key": "k" * 256, "partner": "jane"}, "key"),
+        ({"key": "k1", "email": "not-an-email", "partner": "jane"}, "email"),
+        ({"key": "k1", "name": ["Ann"], "partner": "jane"}, "name"),
+        ({"key": "k1", "partner": "bad key!"}, "partner"),
+        ({"key": "k1", "partner": "jane", "source": "api"}, "source"),
+    ]
+    for body, field in cases:
+        response = await report(client, cast.alice.public_id, "signups", body)
+        assert response.status_code == 422, body
+        answer = response.json()
+        assert answer["status"] == 0 and field in answer["errors"], answer
+    malformed = await report(client, cast.alice.public_id, "signups", "{oops")
+    assert malformed.status_code == 400
+    assert await customers_of(app, cast.alice.public_id) == []
+
+
+async def test_a_numeric_customer_key_is_kept_as_text(
+    app: FastAPI, client: httpx.AsyncClient, cast: Cast
+) -> None:
+    await cast.alice.partner("jane@example.com", key="jane")
+    body = {"data": {"key": 123456, "partner": {"key": "jane"}}}
+    assert (await report(client, cast.alice.public_id, "signups", body)).status_code == 202
+    [customer] = await customers_of(app, cast.alice.public_id)
+    assert customer.key == "123456"
