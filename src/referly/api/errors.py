@@ -6,10 +6,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from referly.api.schemas.common import ErrorOut
+from referly.db.engine import DATABASE_UNAVAILABLE
 from referly.errors import DuplicateKey, ReferlyError, ServiceUnavailable
 
 log = logging.getLogger("referly")
@@ -106,6 +107,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(IntegrityError, on_integrity)
-    app.add_exception_handler(DBAPIError, on_database)
-    app.add_exception_handler(OSError, on_database)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, on_database)
     app.add_exception_handler(Exception, on_unexpected)

@@ -2,8 +2,11 @@
 
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.pool import NullPool
@@ -11,6 +14,17 @@ from sqlalchemy.pool import NullPool
 from referly.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# Errors that mean "the database cannot be reached or answer right now": the API renders them
+# as 503 and the client may retry. Most arrive wrapped in `DBAPIError`; asyncpg's own errors can
+# escape unwrapped when a connection dies while the pool resets or closes it.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    DBAPIError,
+    OSError,
+    PoolTimeout,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
 
 
 def async_url(database_url: str) -> URL:
