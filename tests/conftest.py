@@ -75,6 +75,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     await upgrade_engine(application.state.engine)
     yield application
+    await application.state.writer.close()
     await application.state.engine.dispose()
 
 

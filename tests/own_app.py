@@ -24,4 +24,5 @@ async def own_app(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield application, client
     finally:
+        await application.state.writer.close()
         await application.state.engine.dispose()

@@ -3,11 +3,16 @@ credited to the partner, with its link, click and source; repeats and unknown ke
 nothing and are answered the same."""
 
 import asyncio
+import json
 
 import httpx
+import pytest
+from email_validator import EmailNotValidError, validate_email
 from fastapi import FastAPI
 
 from referly.db.models import ReferralLink
+from referly.errors import ValidationFailed
+from referly.tracking.reports import parse_signup
 from tests.builders import Cast, make_program
 from tests.tracking_helpers import clicks_of, configure, customers_of, report
 
@@ -177,3 +182,52 @@ async def test_a_numeric_customer_key_is_kept_as_text(
     assert (await report(client, cast.alice.public_id, "signups", body)).status_code == 202
     [customer] = await customers_of(app, cast.alice.public_id)
     assert customer.key == "123456"
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "ann@example.com",
+        "ann.lee+news@mail.example.co.uk",
+        "A_B-c@EXAMPLE.COM",
+        "ann@localhost",
+        "ann@example",
+        "ann@example..com",
+        "ann@-example.com",
+        "ann@exa_mple.com",
+        "ann@123.123.123.123",
+        "ann@[127.0.0.1]",
+        "ann@example.test",
+        "ann@example.invalid",
+        ".ann@example.com",
+        "ann.@example.com",
+        "a..nn@example.com",
+        "a" * 64 + "@example.com",
+        "a" * 65 + "@example.com",
+        "ann@" + "d" * 63 + ".com",
+        "ann@" + "d" * 64 + ".com",
+        "ann@" + ".".join(["d" * 60] * 4) + ".com",
+        "ann@exämple.com",
+        "änn@example.com",
+        '"ann lee"@example.com',
+        "Ann <ann@example.com>",
+        "ann@@example.com",
+        "ann@example.com@example.com",
+    ],
+)
+def test_email_checks_agree_with_the_email_validator(email: str) -> None:
+    """The fast path for common addresses accepts exactly what `validate_email` accepts."""
+    try:
+        validate_email(email, check_deliverability=False)
+        expected = True
+    except EmailNotValidError:
+        expected = False
+    for _twice in range(2):  # the second time, the domain's verdict is remembered
+        body = json.dumps({"key": "k1", "email": email, "partner": "jane"}).encode()
+        try:
+            parse_signup(body)
+            accepted = True
+        except ValidationFailed as error:
+            assert "email" in error.errors
+            accepted = False
+        assert accepted == expected, email

@@ -1,5 +1,6 @@
 """Engine and session factory for the configured database URL."""
 
+from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -42,6 +43,7 @@ def async_url(database_url: str) -> URL:
 def create_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
+        _check_sqlite_folder(url)
         engine = create_async_engine(url, poolclass=NullPool if _is_memory(url) else None)
         _configure_sqlite(engine)
         return engine
@@ -63,6 +65,16 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 def _is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:")
+
+
+def _check_sqlite_folder(url: URL) -> None:
+    """SQLite creates the file but not its folder; say so plainly instead of failing later in
+    a driver thread."""
+    if _is_memory(url) or url.database is None:
+        return
+    folder = Path(url.database).expanduser().absolute().parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"unable to open database file: no folder {folder}")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

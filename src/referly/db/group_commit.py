@@ -11,6 +11,13 @@ Use one writer per server process, started with the app and closed with it:
     result.duplicate                           # True: an equal unique value existed, no row added
     await writer.close()                       # finishes the batch in flight, then stops
 
+Rows whose values come from a query (`INSERT ... SELECT ... WHERE ...`: a click stored only
+when its key names a referral link, say) go through `execute()` with a `RowStatement` declared
+once, module-level, and the call's parameters:
+
+    result = await writer.execute(CLICK, {"program_id": 1, "key_ci": "jane", ...})
+    result.id                                  # None: the query found no row, or a duplicate
+
 The target is a mapped class (`Click`) or a `Table`. `values` maps column names to Python
 values, exactly as for an ORM object: they are converted
 by the columns' own types (UTC datetimes, JSON) and the columns' Python-side defaults fill what
@@ -54,8 +61,10 @@ from referly.db.group_commit_drivers import (
     PostgresDriver,
     Prepared,
     RowFailed,
+    RowStatement,
     SqliteDriver,
     prepare,
+    prepare_row_statement,
 )
 from referly.errors import ServiceUnavailable
 
@@ -136,23 +145,28 @@ class _Pending:
 class GroupCommitWriter:
     driver: _Driver
     max_batch: int = DEFAULT_MAX_BATCH
+    autostart: bool = False  # start on the first insert (for apps served without a lifespan)
     stats: WriterStats = field(default_factory=WriterStats)
+    _closed: bool = False
     _queue: asyncio.Queue[_Pending | None] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
     _prepared: dict[tuple[str, tuple[str, ...]], Prepared] = field(default_factory=dict)
+    _row_statements: dict[RowStatement, Prepared] = field(default_factory=dict)
 
     @classmethod
-    def for_url(cls, database_url: str, max_batch: int = DEFAULT_MAX_BATCH) -> "GroupCommitWriter":
+    def for_url(
+        cls, database_url: str, max_batch: int = DEFAULT_MAX_BATCH, autostart: bool = False
+    ) -> "GroupCommitWriter":
         """A writer for the same database URL the engine uses (`sqlite:///...`, `postgresql://...`)."""
         url = make_url(database_url)
         backend = url.get_backend_name()
         if backend == "sqlite":
             if url.database in (None, "", ":memory:"):
                 raise ValueError("group commit needs a database file, not an in-memory SQLite")
-            return cls(SqliteDriver(url.database), max_batch)
+            return cls(SqliteDriver(url.database), max_batch, autostart)
         if backend in ("postgresql", "postgres"):
             dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-            return cls(PostgresDriver(dsn), max_batch)
+            return cls(PostgresDriver(dsn), max_batch, autostart)
         raise ValueError(f"unsupported database URL scheme: {url.drivername!r}")
 
     @property
@@ -160,11 +174,12 @@ class GroupCommitWriter:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
-        if not self.running:
+        if not self.running and not self._closed:
             self._task = asyncio.create_task(self._consume(), name="group-commit-writer")
 
     async def close(self) -> None:
         """Commit what is queued, stop the writer task and close the connection."""
+        self._closed = True
         if self._task is not None:
             task, self._task = self._task, None
             self._queue.put_nowait(None)
@@ -175,10 +190,32 @@ class GroupCommitWriter:
         self, target: FromClause | type[DeclarativeBase], values: Mapping[str, Any]
     ) -> InsertResult:
         """Insert one row; returns once the transaction holding it has committed."""
+        if self._task is None and self.autostart:
+            await self.start()
         if not self.running:
             raise WriterClosed()
         insert = self._bind(_table_of(target), values)
         pending = _Pending(insert, asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(pending)
+        return await pending.future
+
+    async def execute(self, statement: RowStatement, params: Mapping[str, Any]) -> InsertResult:
+        """Run a row statement (an `INSERT ... SELECT` of at most one row) for one call, in the
+        next shared transaction; returns once that has committed. `id` is None when the
+        statement inserted nothing: its query found no row, or a unique constraint held."""
+        if self._task is None and self.autostart:
+            await self.start()
+        if not self.running:
+            raise WriterClosed()
+        prepared = self._row_statements.get(statement)
+        if prepared is None:
+            prepared = prepare_row_statement(statement, self.driver.dialect)
+            self._row_statements[statement] = prepared
+        values = tuple(
+            params[name] if process is None else process(params[name])
+            for (name, _type), process in zip(statement.params, prepared.processors, strict=True)
+        )
+        pending = _Pending((prepared, values), asyncio.get_running_loop().create_future())
         self._queue.put_nowait(pending)
         return await pending.future
 
@@ -259,6 +296,7 @@ __all__ = [
     "GroupCommitWriter",
     "InsertResult",
     "RowRejected",
+    "RowStatement",
     "WriteFailed",
     "WriterClosed",
     "WriterStats",

@@ -8,12 +8,19 @@ PostgreSQL: one asyncpg connection. Rows with the same table and columns go in a
 (`INSERT ... SELECT * FROM unnest($1::type[], ...) ON CONFLICT DO NOTHING RETURNING id, <cols>`),
 so a batch costs a few round trips, not one per row. The returned column values tell which
 inputs were inserted; the rest met a unique constraint. If the statement fails on one row (a
-foreign key, a value too long), the batch is rolled back and run row by row, which names the row."""
+foreign key, a value too long), the batch is rolled back and run row by row, which names the row.
+
+Row statements (`RowStatement`: `INSERT ... SELECT ... WHERE ...`, at most one row per call) go
+in the same way. On PostgreSQL their rows take their ids from the table's sequence inside the
+statement, so the one statement for many rows still tells exactly which calls inserted a row.
+A batch whose first statement finds the connection broken (the server restarted since the
+last batch) reconnects and runs once more: nothing of it had reached the database."""
 
 import asyncio
+import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +30,20 @@ from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
 from referly.db.engine import SQLITE_BUSY_TIMEOUT_MS
 
 ROW_ERRORS_SQLITE = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
 ROW_ERRORS_POSTGRES = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
+# A connection that went away between batches; seen on its first statement, before any write.
+CONNECTION_ERRORS_POSTGRES = (
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    ConnectionError,
+)
+PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: the writer caches one per shape
@@ -38,9 +54,43 @@ class Prepared:
     one_sql: str  # one row
     bulk_sql: str | None  # many rows in one statement, where the driver has one
     processors: tuple[Any, ...]  # the columns' bind processors for the driver's dialect
+    # True: `bulk_sql` returns one row per input, in input order, holding the new id or NULL.
+    # False: it returns `id, <columns>` per inserted row, matched to the inputs by value.
+    bulk_in_order: bool = False
 
 
 Insert = tuple[Prepared, tuple[Any, ...]]
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: the writer caches one per dialect
+class RowStatement:
+    """An insert of at most one row per call, its values taken from a query:
+
+        INSERT INTO <table> (<columns>) SELECT <values> FROM <source> WHERE <where>
+        ON CONFLICT DO NOTHING RETURNING <primary key>
+
+    `values` (one SQL expression per column), `source` and `where` are SQL text valid on both
+    SQLite and PostgreSQL; they name the call's parameters as `:name`, and qualify every
+    column they read with its table's alias. `params` lists each parameter's name and type,
+    and every parameter must be used. Columns' Python-side defaults do not apply: give a
+    value for every column that needs one. Give types without a length (`String()`): on PostgreSQL
+    a parameter is cast to its type. The call inserts nothing when the query finds no row
+    (an unknown key, say) or when the row would break a unique constraint."""
+
+    table: Table
+    columns: tuple[str, ...]
+    values: tuple[str, ...]
+    source: str
+    where: str
+    params: tuple[tuple[str, TypeEngine[Any]], ...]
+
+    def __post_init__(self) -> None:
+        if len(self.values) != len(self.columns):
+            raise ValueError("a row statement needs one value expression per column")
+        used = set(PARAMETER.findall(" ".join((*self.values, self.source, self.where))))
+        declared = [name for name, _type in self.params]
+        if used != set(declared) or len(declared) != len(set(declared)):
+            raise ValueError(f"parameters used {sorted(used)} but declared {declared}")
 
 
 class RowFailed(Exception):
@@ -74,6 +124,55 @@ def prepare(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Prepare
     arrays = ", ".join(f"${n}::{t.compile(dialect=dialect)}[]" for n, t in enumerate(types, 1))
     bulk = f"{head}SELECT * FROM unnest({arrays}){tail}, {names}"
     return Prepared(columns, f"{head}VALUES ({marks}){tail}", bulk, processors)
+
+
+def prepare_row_statement(statement: RowStatement, dialect: Dialect) -> Prepared:
+    """The statement's SQL for one driver: numbered parameters for one row and, on
+    PostgreSQL, the statement for many rows at once (one array per parameter)."""
+    table = statement.table
+    unknown = [name for name in statement.columns if name not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
+    quote = dialect.identifier_preparer.quote
+    (primary_key,) = table.primary_key.columns
+    key = quote(primary_key.name)
+    names = [name for name, _type in statement.params]
+    types = [type_ for _name, type_ in statement.params]
+    processors = tuple(t.dialect_impl(dialect).bind_processor(dialect) for t in types)
+    columns = ", ".join(quote(name) for name in statement.columns)
+    tail = f"ON CONFLICT DO NOTHING RETURNING {key}"
+
+    def render(text: str, mark: Callable[[int], str]) -> str:
+        return PARAMETER.sub(lambda found: mark(names.index(found.group(1))), text)
+
+    def query(mark: Callable[[int], str]) -> tuple[str, str, str]:
+        values = ", ".join(render(value, mark) for value in statement.values)
+        return values, render(statement.source, mark), render(statement.where, mark)
+
+    if dialect.name == "sqlite":
+        values, source, where = query(lambda n: f"?{n + 1}")
+        one = f"INSERT INTO {quote(table.name)} ({columns}) SELECT {values} FROM {source} "
+        return Prepared(statement.columns, f"{one}WHERE {where} {tail}", None, processors)
+    casts = [t.compile(dialect=dialect) for t in types]
+    values, source, where = query(lambda n: f"${n + 1}::{casts[n]}")
+    one = f"INSERT INTO {quote(table.name)} ({columns}) SELECT {values} FROM {source} "
+    one += f"WHERE {where} {tail}"
+    # Many rows: each input takes its id from the table's sequence up front, so the ids the
+    # insert returns name the inputs that made a row; inputs are inserted in their order.
+    arrays = ", ".join(f"${n}::{cast}[]" for n, cast in enumerate(casts, 1))
+    fields = ", ".join(f"p_{name}" for name in names)
+    sequence = f"pg_get_serial_sequence('{table.name}', '{primary_key.name}')"
+    values, source, where = query(lambda n: f"input.p_{names[n]}")
+    bulk = (
+        f"WITH input AS MATERIALIZED (SELECT nextval(({sequence})::regclass) AS new_id, u.* "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS u({fields}, ordinal)), "
+        f"inserted AS (INSERT INTO {quote(table.name)} ({key}, {columns}) "
+        f"SELECT input.new_id, {values} FROM input, {source} WHERE {where} "
+        f"ORDER BY input.ordinal {tail}) "
+        f"SELECT inserted.{key} FROM input LEFT JOIN inserted ON inserted.{key} = input.new_id "
+        "ORDER BY input.ordinal"
+    )
+    return Prepared(statement.columns, one, bulk, processors, bulk_in_order=True)
 
 
 class SqliteDriver:
@@ -148,6 +247,13 @@ class PostgresDriver:
         connection = await self._connect()
         try:
             await connection.execute("BEGIN")
+        except CONNECTION_ERRORS_POSTGRES:
+            # Broken since the last batch (a server restart): nothing was written, start afresh.
+            connection.terminate()
+            self._connection = None
+            connection = await self._connect()
+            await connection.execute("BEGIN")
+        try:
             try:
                 ids = await _postgres_bulk(connection, inserts)
             except (_Unmatched, *ROW_ERRORS_POSTGRES):
@@ -206,6 +312,10 @@ async def _postgres_bulk(
             continue
         rows = [inserts[i][1] for i in indexes]
         returned = await connection.fetch(prepared.bulk_sql, *map(list, zip(*rows, strict=True)))
+        if prepared.bulk_in_order:
+            for index, record in zip(indexes, returned, strict=True):
+                ids[index] = None if record[0] is None else int(record[0])
+            continue
         for index, id_ in _match(indexes, rows, returned):
             ids[index] = id_
     return ids

@@ -1,5 +1,9 @@
-"""The public tracking path as a raw ASGI layer in front of the app: `/js/universal.js` and
-`/t/{public_id}/settings|clicks|signups`. Everything else passes through to the REST API.
+"""The public tracking path, answered before anything of FastAPI's runs: `/js/universal.js`
+and `/t/{public_id}/settings|clicks|signups`. Everything else goes on to the REST API.
+
+`TrackedApp` is the FastAPI application with this path in front: its `__call__` looks at the
+path first, so these requests skip FastAPI's own per-request layers (telemetry, body limits,
+error and exception middleware) and every middleware the app adds.
 
 Per request: the route and method are checked first (no I/O), then the program (cached), the
 origin, the rate limit, the body. Valid and unknown referral keys get the same answer: 202
@@ -7,18 +11,18 @@ origin, the rate limit, the body. Valid and unknown referral keys get the same a
 
 import ipaddress
 import logging
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from referly.api.rate_limit import RateLimiter
 from referly.config import Settings
-from referly.db.engine import create_sessionmaker
 from referly.domain.clicks import NewClick, hash_ip
 from referly.errors import NotFound, RateLimited, ReferlyError, ServiceUnavailable
 from referly.net import client_ip
-from referly.static.script import ServedScript, load_script
+from referly.static.script import load_script
 from referly.tracking.cors import PREFLIGHT_HEADERS, cors_headers, is_allowed
 from referly.tracking.http import (
     JSON_TYPE,
@@ -27,14 +31,13 @@ from referly.tracking.http import (
     OriginRefused,
     error_body,
     error_headers,
-    header,
     json_bytes,
     read_body,
     respond,
 )
 from referly.tracking.programs import ProgramCache, PublicProgram
 from referly.tracking.reports import parse_click, parse_signup
-from referly.tracking.script import SCRIPT_PATH, serve_script
+from referly.tracking.script import SCRIPT_PATH, ScriptResponder
 from referly.tracking.store import TrackingStore
 
 log = logging.getLogger("referly.tracking")
@@ -43,24 +46,35 @@ METHODS = {"settings": "GET", "clicks": "POST", "signups": "POST"}
 ACCEPTED = json_bytes({"status": 1})
 SETTINGS_HEADERS: Headers = [JSON_TYPE, (b"cache-control", b"public, max-age=300")]
 REPORT_HEADERS: Headers = [JSON_TYPE, (b"cache-control", b"no-store")]
+MAX_REMEMBERED = 10_000  # client addresses and network hashes kept, per kind
 Answer = tuple[int, bytes, Headers]
 
 
 class Tracking:
     """One per app: the store, the program cache, the rate limiter and the script."""
 
-    def __init__(self, settings: Settings, store: TrackingStore, script: ServedScript) -> None:
+    def __init__(self, settings: Settings, store: TrackingStore, script: ScriptResponder) -> None:
         self.settings = settings
         self.store = store
         self.script = script
         self.programs = ProgramCache(store.load_program, settings.tracking_program_cache_seconds)
         per_minute = settings.tracking_rate_per_minute
         self.limiter = RateLimiter(settings.tracking_rate_burst, per_minute) if per_minute else None
+        # The same peer (and forwarded-for chain) always gives the same client address; the
+        # same address and program, the same network hash. Parsing them is most of a report's
+        # CPU, so both are remembered (bounded; forgotten all at once when full).
+        self._clients: dict[tuple[Any, ...], tuple[str, bool]] = {}
+        self._ip_hashes: dict[tuple[str, str], str | None] = {}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        origin = header(scope, b"origin")
+        origin = forwarded = None
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = bytes(value)
+            elif name == b"x-forwarded-for":
+                forwarded = (*(forwarded or ()), bytes(value))
         try:
-            status, body, headers = await self._answer(scope, receive, origin)
+            status, body, headers = await self._answer(scope, receive, origin, forwarded)
         except ReferlyError as error:
             status, body, headers = error.status_code, error_body(error), error_headers(error)
         except (DBAPIError, OSError) as error:
@@ -71,7 +85,13 @@ class Tracking:
             headers = [*headers, *cors_headers(origin)]
         await respond(send, status, body, headers)
 
-    async def _answer(self, scope: Scope, receive: Receive, origin: bytes | None) -> Answer:
+    async def _answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        origin: bytes | None,
+        forwarded: tuple[bytes, ...] | None,
+    ) -> Answer:
         public_id, action = _route(scope["path"])
         method = scope["method"]
         if method not in (METHODS[action], "OPTIONS"):
@@ -83,8 +103,8 @@ class Tracking:
             raise OriginRefused()
         if method == "OPTIONS":
             return 204, b"", PREFLIGHT_HEADERS
-        ip = client_ip(scope, self.settings)
-        self._limit(ip, program)
+        ip, loopback = self._client(scope, forwarded)
+        self._limit(ip, loopback, program)
         if action == "settings":
             return 200, program.settings_body, SETTINGS_HEADERS
         body = await read_body(scope, receive, self.settings.tracking_max_body_bytes)
@@ -101,16 +121,41 @@ class Tracking:
             landing_url=report.landing_url,
             referrer=report.referrer,
             visitor_id=report.visitor_id,
-            ip_hash=hash_ip(ip, program.public_id),
+            ip_hash=self._ip_hash(ip, program.public_id),
         )
         await self.store.record_click(program, new)
 
-    def _limit(self, ip: str, program: PublicProgram) -> None:
-        if self.limiter is None or (not self.settings.tracking_limit_loopback and _loopback(ip)):
+    def _client(self, scope: Scope, forwarded: tuple[bytes, ...] | None) -> tuple[str, bool]:
+        """The client's address (`referly.net.client_ip`) and whether it is a loopback one."""
+        peer = scope.get("client")
+        key = (peer[0] if peer else None, forwarded)
+        found = self._clients.get(key)
+        if found is None:
+            ip = client_ip(scope, self.settings)
+            found = (ip, _loopback(ip))
+            _remember(self._clients, key, found)
+        return found
+
+    def _ip_hash(self, ip: str, salt: str) -> str | None:
+        key = (ip, salt)
+        if key in self._ip_hashes:
+            return self._ip_hashes[key]
+        hashed = hash_ip(ip, salt)
+        _remember(self._ip_hashes, key, hashed)
+        return hashed
+
+    def _limit(self, ip: str, loopback: bool, program: PublicProgram) -> None:
+        if self.limiter is None or (loopback and not self.settings.tracking_limit_loopback):
             return
         decision = self.limiter.take(f"{ip}|{program.id}")
         if not decision.allowed:
             raise RateLimited(retry_after=decision.retry_after)
+
+
+def _remember(memory: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memory) >= MAX_REMEMBERED:
+        memory.clear()
+    memory[key] = value
 
 
 def _route(path: str) -> tuple[str, str]:
@@ -127,28 +172,29 @@ def _loopback(ip: str) -> bool:
         return False
 
 
-class TrackingGateway:
-    def __init__(self, app: ASGIApp, tracking: Tracking) -> None:
-        self.app = app
-        self.tracking = tracking
+class TrackedApp(FastAPI):
+    """The FastAPI app with the public tracking path in front of everything it runs per
+    request (see the module's docstring). Until `install_tracking` it is a plain FastAPI."""
+
+    tracking: Tracking | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        tracking = self.tracking
+        if tracking is not None and scope["type"] == "http":
             path: str = scope["path"]
             if path == SCRIPT_PATH:
-                await serve_script(scope, send, self.tracking.script)
+                await tracking.script(scope, send)
                 return
             if path.startswith("/t/"):
-                await self.tracking.handle(scope, receive, send)
+                await tracking.handle(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
 
-def install_tracking(app: FastAPI, settings: Settings) -> None:
-    """Put the tracking path in front of everything added so far, and add the demo page."""
+def install_tracking(app: TrackedApp, settings: Settings) -> None:
+    """Answer the tracking path in front of the app, and add the demo page."""
     from referly.demo.routes import router as demo_router
 
-    store = TrackingStore(app.state.engine, create_sessionmaker(app.state.engine))
-    app.state.tracking = Tracking(settings, store, load_script())
+    store = TrackingStore(app.state.sessionmaker, app.state.writer)
+    app.tracking = app.state.tracking = Tracking(settings, store, ScriptResponder(load_script()))
     app.include_router(demo_router)
-    app.add_middleware(TrackingGateway, tracking=app.state.tracking)

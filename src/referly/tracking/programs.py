@@ -1,7 +1,9 @@
 """The program facts the tracking path needs on every request, cached in process for a few
 seconds so a busy page costs no program lookup per report. Unknown ids are cached too, so
-made-up ids cannot turn into a database query each."""
+made-up ids cannot turn into a database query each. Concurrent misses of one id share one
+load, so an expired entry on a busy program costs one query, not one per request in flight."""
 
+import asyncio
 import re
 import time
 from collections import OrderedDict
@@ -46,17 +48,34 @@ class ProgramCache:
         self._ttl = ttl_seconds
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, PublicProgram | None]] = OrderedDict()
+        self._loading: dict[str, asyncio.Future[PublicProgram | None]] = {}
 
     async def get(self, public_id: str) -> PublicProgram | None:
         if not PUBLIC_ID.match(public_id):
             return None
         public_id = public_id.upper()
-        now = self._clock()
         cached = self._entries.get(public_id)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > self._clock():
             return cached[1]
-        program = await self._load(public_id)
+        loading = self._loading.get(public_id)
+        if loading is not None:  # someone is loading it: wait for that answer
+            return await asyncio.shield(loading)
+        future: asyncio.Future[PublicProgram | None] = asyncio.get_running_loop().create_future()
+        self._loading[public_id] = future
+        try:
+            now = self._clock()
+            program = await self._load(public_id)
+        except Exception as error:
+            future.set_exception(error)
+            future.exception()  # marked as seen: only the waiters, if any, raise it
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            del self._loading[public_id]
         self._remember(public_id, now + self._ttl, program)
+        future.set_result(program)
         return program
 
     def _remember(self, public_id: str, expires: float, program: PublicProgram | None) -> None:

@@ -23,6 +23,10 @@ MAX_CUSTOMER_KEY = 255
 MAX_NAME = 255
 MAX_EMAIL = 254
 SIGNUP_SOURCES = ("js", "universal")
+MAX_LOCAL_PART = 64
+PLAIN_LOCAL_PART = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*")
+MAX_DOMAINS = 10_000
+_domains: dict[str, bool] = {}  # domain -> whether `validate_email` accepts it
 
 
 @dataclass(frozen=True)
@@ -134,11 +138,33 @@ def _email(value: Any) -> str | None:
     email = _text(value, "email", MAX_EMAIL)
     if email is None:
         return None
-    try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError as error:
-        raise _invalid("email", "The email must be a valid email address.") from error
+    if not _is_plain_valid_email(email):
+        try:
+            validate_email(email, check_deliverability=False)
+        except EmailNotValidError as error:
+            raise _invalid("email", "The email must be a valid email address.") from error
     return email
+
+
+def _is_plain_valid_email(email: str) -> bool:
+    """True for the common address that `validate_email` accepts: a plain ASCII local part
+    (letters, digits, `_+-`, single dots inside) at a domain it accepted before. Checking the
+    domain is most of its cost and sign-ups share few domains, so each is checked once (as
+    `a@<domain>`). False means: not known here, let `validate_email` judge it."""
+    local, at, domain = email.rpartition("@")
+    if not at or len(local) > MAX_LOCAL_PART or not PLAIN_LOCAL_PART.fullmatch(local):
+        return False
+    valid = _domains.get(domain)
+    if valid is None:
+        try:
+            validate_email(f"a@{domain}", check_deliverability=False)
+            valid = True
+        except EmailNotValidError:
+            valid = False
+        if len(_domains) >= MAX_DOMAINS:
+            _domains.clear()
+        _domains[domain] = valid
+    return valid
 
 
 def _source(value: Any) -> str:
