@@ -203,6 +203,9 @@ async def test_it_rate_limits_per_ip_and_program(settings: Settings, cast: Cast)
         limited = await report(client, cast.alice.public_id, "clicks", {"key": "jane"})
         assert limited.status_code == 429
         assert int(limited.headers["retry-after"]) >= 1
+        assert limited.headers["x-ratelimit-limit"] == "3"
+        assert limited.headers["x-ratelimit-remaining"] == "0"
+        assert int(limited.headers["x-ratelimit-reset"]) > 1_700_000_000
         assert limited.json() == {"message": "Too many requests", "status": 0}
         other_program = await report(client, cast.bob.public_id, "clicks", {"key": "jane"})
         assert other_program.status_code == 202

@@ -10,10 +10,12 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 from fastapi import FastAPI
 
+from referly.config import Settings
 from referly.db.models import ReferralLink
 from referly.errors import ValidationFailed
 from referly.tracking.reports import parse_signup
 from tests.builders import Cast, make_program
+from tests.own_app import own_app
 from tests.tracking_helpers import clicks_of, configure, customers_of, report
 
 
@@ -231,3 +233,25 @@ def test_email_checks_agree_with_the_email_validator(email: str) -> None:
             assert "email" in error.errors
             accepted = False
         assert accepted == expected, email
+
+
+async def test_a_signup_flood_from_one_ip_is_throttled(settings: Settings, cast: Cast) -> None:
+    await cast.alice.partner("jane@example.com", key="jane")
+    limits = {"tracking_rate_burst": 5, "tracking_rate_per_minute": 1}
+
+    def signup(number: int) -> dict[str, str]:
+        email = f"flood{number}@example.com"
+        return {"key": email, "email": email, "partner": "jane", "source": "js"}
+
+    async with own_app(settings, client_ip="198.51.100.7", **limits) as (app, flooder):
+        answers = [
+            (await report(flooder, cast.alice.public_id, "signups", signup(n))).status_code
+            for n in range(20)
+        ]
+        assert answers == [202] * 5 + [429] * 15
+        stored = await customers_of(app, cast.alice.public_id)
+        assert sorted(c.key for c in stored) == sorted(signup(n)["key"] for n in range(5))
+    async with own_app(settings, client_ip="198.51.100.8", **limits) as (app, neighbour):
+        response = await report(neighbour, cast.alice.public_id, "signups", signup(99))
+        assert response.status_code == 202
+        assert len(await customers_of(app, cast.alice.public_id)) == 6

@@ -63,9 +63,15 @@ class RateLimited(ReferlyError):
     status_code = 429
     message = "Too many requests"
 
-    def __init__(self, retry_after: int, message: str | None = None) -> None:
+    def __init__(
+        self,
+        retry_after: int,
+        message: str | None = None,
+        limit_headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.limit_headers = limit_headers or []  # X-RateLimit-* of the bucket that said no
 
 
 class ServiceUnavailable(ReferlyError):

@@ -103,7 +103,11 @@ class ReferralLink(Base):
 
 class Click(Base):
     __tablename__ = "clicks"
-    __table_args__ = (Index("ix_clicks_program_id_created_at", "program_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_clicks_program_id_created_at", "program_id", "created_at"),
+        # A sign-up's click: the visitor's first or latest click on the link it came through.
+        Index("ix_clicks_referral_link_id_visitor_id", "referral_link_id", "visitor_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))

@@ -14,11 +14,11 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy.exc import DBAPIError
 from starlette.types import Receive, Scope, Send
 
 from referly.api.rate_limit import RateLimiter
 from referly.config import Settings
+from referly.db.engine import DATABASE_UNAVAILABLE
 from referly.domain.clicks import NewClick, hash_ip
 from referly.errors import NotFound, RateLimited, ReferlyError, ServiceUnavailable
 from referly.net import client_ip
@@ -77,7 +77,7 @@ class Tracking:
             status, body, headers = await self._answer(scope, receive, origin, forwarded)
         except ReferlyError as error:
             status, body, headers = error.status_code, error_body(error), error_headers(error)
-        except (DBAPIError, OSError) as error:
+        except DATABASE_UNAVAILABLE as error:
             log.warning("tracking: database error: %s", error.__class__.__name__)
             unavailable = ServiceUnavailable()
             status, body, headers = 503, error_body(unavailable), error_headers(unavailable)
@@ -149,7 +149,7 @@ class Tracking:
             return
         decision = self.limiter.take(f"{ip}|{program.id}")
         if not decision.allowed:
-            raise RateLimited(retry_after=decision.retry_after)
+            raise RateLimited(decision.retry_after, limit_headers=decision.headers())
 
 
 def _remember(memory: dict[Any, Any], key: Any, value: Any) -> None:

@@ -59,6 +59,7 @@ def error_headers(error: ReferlyError) -> Headers:
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers.append((b"retry-after", str(retry_after).encode()))
+    headers.extend(getattr(error, "limit_headers", ()))
     if isinstance(error, PayloadTooLarge):
         headers.append((b"connection", b"close"))  # the rest of the body is not read
     return headers
