@@ -6,6 +6,7 @@ from functools import partial
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
@@ -340,6 +341,27 @@ async def test_it_updates_with_fields_at_the_top_level_or_under_update(cast: Cas
         "/v1/customers/u1-new", json={"name": "Top", "update": {"surname": "Nested", "name": None}}
     )
     assert (both.json()["data"]["name"], both.json()["data"]["surname"]) == ("Top", "Nested")
+
+
+@pytest.mark.parametrize("update", ["x", [1], 5, True])
+async def test_an_update_that_is_not_an_object_is_refused(cast: Cast, update: object) -> None:
+    await cast.alice.partner("nonobj-partner@example.com", key="nonobj-partner")
+    await create(cast.alice, "nonobj", partner={"key": "nonobj-partner"})
+    response = await cast.alice.api.put(
+        "/v1/customers/nonobj", json={"name": "Changed", "update": update}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["status"] == 0 and "update" in response.json()["errors"]
+    unchanged = await cast.alice.api.get("/v1/customers/nonobj")
+    assert unchanged.json()["data"]["name"] is None
+
+
+async def test_a_legacy_customer_that_is_not_an_object_is_refused(cast: Cast) -> None:
+    await cast.alice.partner("legacy-partner@example.com", key="legacy-partner")
+    body = {"key": "legacy", "customer": "x", "partner": {"key": "legacy-partner"}}
+    response = await cast.alice.api.post("/v1/customers", json=body)
+    assert response.status_code == 422, response.text
+    assert (await cast.alice.api.get("/v1/customers/legacy")).status_code == 404
 
 
 async def test_an_update_to_a_taken_key_or_email_changes_nothing(cast: Cast) -> None:

@@ -68,14 +68,16 @@ async def test_the_customer_list_documents_every_partner_filter_spelling(
     assert {"partner.email", "partner_email", "partner[email]"} <= names
 
 
-async def test_the_documented_customer_body_is_the_flat_partnero_form(
+async def test_the_documented_customer_bodies_show_both_spellings(
     openapi: dict[str, Any],
 ) -> None:
-    schema = openapi["components"]["schemas"]["CustomerCreateIn"]
+    schemas = openapi["components"]["schemas"]
+    schema = schemas["CustomerCreateIn"]
     assert schema["required"] == ["key"]
-    assert {"key", "email", "name", "surname", "tags", "partner", "options"} == set(
-        schema["properties"]
-    )
+    fields = {"key", "email", "name", "surname", "tags", "partner", "options", "customer"}
+    assert fields == set(schema["properties"])
+    assert "update" in schemas["CustomerUpdateIn"]["properties"]
+    assert "update" in schemas["PartnerUpdateIn"]["properties"]
     error = openapi["components"]["schemas"]["ErrorOut"]
     assert {"message", "status", "errors"} == set(error["properties"])
 

@@ -3,6 +3,7 @@
 import re
 
 import httpx
+import pytest
 
 from tests.builders import Cast
 
@@ -159,6 +160,18 @@ async def test_it_gets_searches_updates_and_deletes_a_partner(cast: Cast) -> Non
     deleted = await cast.alice.api.delete(f"/v1/partners/{pid}")
     assert deleted.status_code == 200 and deleted.json() == {"status": 1}
     assert (await cast.alice.api.get(f"/v1/partners/{pid}")).status_code == 404
+
+
+@pytest.mark.parametrize("update", ["x", [1], 5])
+async def test_an_update_that_is_not_an_object_is_refused(cast: Cast, update: object) -> None:
+    partner = await cast.alice.partner("nonobj@example.com", key="nonobj", name="Kept")
+    response = await cast.alice.api.put(
+        f"/v1/partners/{partner['id']}", json={"name": "Changed", "update": update}
+    )
+    assert response.status_code == 422, response.text
+    assert "update" in response.json()["errors"]
+    unchanged = await cast.alice.api.get(f"/v1/partners/{partner['id']}")
+    assert unchanged.json()["data"]["name"] == "Kept"
 
 
 async def test_update_to_a_taken_email_is_refused_and_changes_nothing(cast: Cast) -> None:

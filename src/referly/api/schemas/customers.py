@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from referly.api.schemas.common import (
     CustomerKey,
@@ -29,9 +29,20 @@ class CustomerOptionsIn(WireIn):
     referral_url: Url | None = None
 
 
+class LegacyCustomerIn(WireIn):
+    """The customer's own fields, as the legacy nested body carries them."""
+
+    key: CustomerKey | None = None
+    email: Email | None = None
+    name: PersonName | None = None
+    surname: PersonName | None = None
+    tags: Tags | None = None
+
+
 class CustomerCreateIn(WireIn):
     """The flat body. The legacy nested body `{"customer": {...}, "partner": {...},
-    "options": {...}}` (sent by Partnero's WordPress plugin) is unwrapped into it."""
+    "options": {...}}` (sent by Partnero's WordPress plugin) is unwrapped into it: `key` may
+    then come inside `customer` instead of at the top level."""
 
     key: CustomerKey
     email: Email | None = None
@@ -40,6 +51,9 @@ class CustomerCreateIn(WireIn):
     tags: Tags | None = None
     partner: PartnerRefIn | None = None
     options: CustomerOptionsIn | None = None
+    customer: LegacyCustomerIn | None = Field(
+        default=None, description="Legacy nested body: the customer's fields, unwrapped."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -62,14 +76,12 @@ class CustomerCreateIn(WireIn):
         )
 
 
-class CustomerUpdateIn(WireIn):
+class CustomerUpdateIn(LegacyCustomerIn):
     """Fields at the top level or under `update: {...}`; both are sent by real clients."""
 
-    key: CustomerKey | None = None
-    email: Email | None = None
-    name: PersonName | None = None
-    surname: PersonName | None = None
-    tags: Tags | None = None
+    update: LegacyCustomerIn | None = Field(
+        default=None, description="The same fields, nested; they win over top-level ones."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -80,7 +92,7 @@ class CustomerUpdateIn(WireIn):
         return {**_given(outer), **_given(data["update"])}
 
     def to_domain(self) -> CustomerChanges:
-        return CustomerChanges(**self.model_dump())
+        return CustomerChanges(**self.model_dump(exclude={"update"}))
 
 
 class CustomerOut(BaseModel):

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from referly.api.schemas.common import (
     Email,
@@ -43,9 +43,7 @@ class PartnerCreateIn(WireIn):
         return NewPartner(**self.model_dump())
 
 
-class PartnerUpdateIn(WireIn):
-    """Fields at the top level or under `update: {...}`; both are sent by real clients."""
-
+class PartnerFieldsIn(WireIn):
     email: Email | None = None
     key: ReferralKey | None = None
     name: PersonName | None = None
@@ -53,15 +51,25 @@ class PartnerUpdateIn(WireIn):
     password: Password | None = None
     tags: Tags | None = None
 
+
+class PartnerUpdateIn(PartnerFieldsIn):
+    """Fields at the top level or under `update: {...}`; both are sent by real clients."""
+
+    update: PartnerFieldsIn | None = Field(
+        default=None, description="The same fields, nested; they win over top-level ones."
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _unwrap_update(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("update"), dict):
-            return data["update"]
-        return data
+        if not isinstance(data, dict) or not isinstance(data.get("update"), dict):
+            return data
+        outer = {k: v for k, v in data.items() if k != "update" and v is not None}
+        inner = {k: v for k, v in data["update"].items() if v is not None}
+        return {**outer, **inner}
 
     def to_domain(self) -> PartnerChanges:
-        return PartnerChanges(**self.model_dump())
+        return PartnerChanges(**self.model_dump(exclude={"update"}))
 
 
 class PartnerOut(BaseModel):
