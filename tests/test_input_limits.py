@@ -233,3 +233,22 @@ def test_a_real_server_refuses_oversized_bodies_without_waiting_for_them(
     assert first_answer_line(live_server, chunked, chunks) == (
         b"HTTP/1.1 413 Request Entity Too Large"
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"email": "w@example.com", "name": "x" * 300}, "name", "may not be greater than 255"),
+        ({"email": "w@example.com", "key": ""}, "key", "must not be empty"),
+        ({"email": "w@example.com", "key": "a b/c"}, "key", "may only contain letters"),
+        ({"email": "w@example.com", "tags": ["t"] * 51}, "tags", "more than 50 items"),
+    ],
+)
+async def test_rule_breaks_are_worded_for_people(
+    cast: Cast, body: dict[str, Any], field: str, message: str
+) -> None:
+    response = await cast.alice.api.post("/v1/partners", json=body)
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["errors"][field]
+    assert message in problem and problem.startswith(f"The {field} ")
+    assert "w@example.com" not in await partner_emails(cast.alice)

@@ -44,8 +44,22 @@ def _field_name(location: tuple[int | str, ...]) -> str:
 
 
 def _field_message(error: dict[str, Any], field: str) -> str:
-    if error["type"] == "missing":
+    """Laravel's wording, as Partnero's API answers, for the rules every field shares."""
+    kind = error["type"]
+    context = error.get("ctx") or {}
+    is_text = isinstance(error.get("input"), str)
+    if kind == "missing":
         return f"The {field} field is required."
+    if kind in ("string_too_short", "too_short") and is_text:
+        if context.get("min_length") == 1:
+            return f"The {field} field must not be empty."
+        return f"The {field} must be at least {context.get('min_length')} characters."
+    if kind in ("string_too_long", "too_long") and is_text:
+        return f"The {field} may not be greater than {context.get('max_length')} characters."
+    if kind in ("too_long",):
+        return f"The {field} may not have more than {context.get('max_length')} items."
+    if kind == "string_pattern_mismatch":
+        return f"The {field} may only contain letters, numbers, dots, dashes and underscores."
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
 
