@@ -15,6 +15,7 @@ async def test_the_demo_page_records_a_referred_signup(
     program = live_program(live_server, "Demo", partners=[("jane@example.com", "jane")])
     await visitor.page.goto(f"{live_server.url}/demo/{program.public_id}?aff=jane")
     await visitor.page.wait_for_function("document.cookie.indexOf('partnero_partner=jane') >= 0")
+    await visitor.page.wait_for_function("document.getElementById('cookie').textContent == 'jane'")
     await visitor.page.fill("#name", "Ivy")
     await visitor.page.fill("#email", "ivy@example.com")
     await visitor.page.fill("#password", "not-sent-anywhere")
