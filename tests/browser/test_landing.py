@@ -153,6 +153,34 @@ async def test_host_only_cookies_stay_on_their_host(
     assert await customers_of(app, program.public_id) == []
 
 
+async def test_an_explicit_cookie_domain_is_shared_below_it_and_nowhere_else(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    live_server: LiveServer,
+    site: Site,
+    visitor: Visitor,
+) -> None:
+    program = await program_with_partners(
+        app, client, "Explicit domain", "jane", cookie_domain="shop.example.test"
+    )
+    landing = site.add("/shop-home", guide_page(live_server, program), host="www.shop")
+    await visitor.page.goto(landing + "?aff=jane")
+    await eventually(lambda: clicks_of(app, program.public_id))
+    [cookie] = [c for c in await visitor.context.cookies() if c["name"] == "partnero_partner"]
+    assert cookie["domain"] == ".shop.example.test"
+
+    outside = guide_page(live_server, program, js_signup_snippet(None))
+    await visitor.page.goto(site.add("/outside-signup", outside, host="www"))
+    await settle()
+    assert visitor.recorder.reports(live_server, "signups") == []
+
+    inside = guide_page(live_server, program, js_signup_snippet(None))
+    await visitor.page.goto(site.add("/shop-app-signup", inside, host="app.shop"))
+    [customer] = await eventually(lambda: customers_of(app, program.public_id))
+    [click] = await clicks_of(app, program.public_id)
+    assert customer.click_id == click.id and customer.partner_id == click.partner_id
+
+
 async def test_refer_a_friend_programs_use_their_cookie_and_param(
     app: FastAPI,
     client: httpx.AsyncClient,
