@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -23,6 +24,7 @@ from referly.db.engine import async_url, create_engine
 from referly.db.migrate import alembic_config, upgrade_engine
 from referly.db.models import Base, IdempotencyKey, Partner
 from referly.db.types import utcnow
+from referly.domain import idempotency as idempotency_store
 from referly.domain import partners
 from referly.domain.partners import NewPartner
 from tests.builders import Cast, ProgramFixture, make_cast
@@ -260,6 +262,150 @@ async def test_a_body_cut_off_by_a_disconnect_is_not_answered_or_kept(
     assert await stored_keys(app, "k-cut") == []
     whole = await post(cast.alice, "k-cut", {"email": "cut@example.com"})
     assert whole.status_code == 201 and REPLAYED not in whole.headers
+
+
+def keyed_scope(token: str, key: str, path: str = "/v1/customers") -> dict[str, Any]:
+    headers = [
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"content-type", b"application/json"),
+        (b"idempotency-key", key.encode()),
+    ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+
+
+def raw_json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def post_raw(program: ProgramFixture, key: str, body: dict[str, Any]) -> httpx.Response:
+    """The same bytes the raw ASGI calls below send, so that the key sees the same request."""
+    headers = {"Idempotency-Key": key, "Content-Type": "application/json"}
+    return await program.api.post("/v1/customers", content=raw_json(body), headers=headers)
+
+
+def one_body(body: dict[str, Any]) -> Any:
+    messages = [{"type": "http.request", "body": raw_json(body), "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    return receive
+
+
+async def customer_keys(program: ProgramFixture) -> list[str]:
+    listed = await program.api.get("/v1/customers", params={"limit": 250})
+    assert listed.status_code == 200, listed.text
+    return [c["key"] for c in listed.json()["data"]]
+
+
+async def test_a_failure_before_the_answer_is_recorded_keeps_nothing(
+    cast: Cast, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The work is done, then recording its answer fails: the work must not stay behind
+    without its answer (a retry would meet a stuck key), so the request is answered 503
+    with nothing kept, and the retry creates the customer afresh, once."""
+    await cast.alice.partner("atomic@example.com", key="atomic")
+    body = {"key": "cus-atomic", "email": "atomic-buyer@example.com", "partner": {"key": "atomic"}}
+    real_record = idempotency_store.record
+    failures = {"left": 1}
+
+    async def failing_record(*args: Any, **kwargs: Any) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError("the database went away between the work and its answer")
+        await real_record(*args, **kwargs)
+
+    monkeypatch.setattr(idempotency_store, "record", failing_record)
+    failed = await post(cast.alice, "k-atomic", body, "/v1/customers")
+    assert failed.status_code == 503 and failed.json()["status"] == 0
+    assert await stored_keys(app, "k-atomic") == []
+    assert await customer_keys(cast.alice) == []
+    retried = await post(cast.alice, "k-atomic", body, "/v1/customers")
+    assert retried.status_code == 201 and REPLAYED not in retried.headers, retried.text
+    replayed = await post(cast.alice, "k-atomic", body, "/v1/customers")
+    assert replayed.headers[REPLAYED] == "true" and replayed.content == retried.content
+    assert await customer_keys(cast.alice) == ["cus-atomic"]
+
+
+async def test_a_request_cut_short_before_its_commit_leaves_nothing(
+    cast: Cast, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server stops (the request's task is cancelled) after the work, before the commit:
+    neither the customer nor the key remains, so the retry runs afresh."""
+    await cast.alice.partner("cut-short@example.com", key="cutshort")
+    body = {"key": "cus-cut-short", "partner": {"key": "cutshort"}}
+    real_record = idempotency_store.record
+
+    async def cancelled_record(*args: Any, **kwargs: Any) -> None:
+        raise asyncio.CancelledError()
+
+    monkeypatch.setattr(idempotency_store, "record", cancelled_record)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with pytest.raises(asyncio.CancelledError):
+        await app(keyed_scope(cast.alice.token, "k-cut-short"), one_body(body), send)
+    assert sent == []
+    monkeypatch.setattr(idempotency_store, "record", real_record)
+    assert await stored_keys(app, "k-cut-short") == []
+    assert await customer_keys(cast.alice) == []
+    retried = await post_raw(cast.alice, "k-cut-short", body)
+    assert retried.status_code == 201 and REPLAYED not in retried.headers, retried.text
+    assert await customer_keys(cast.alice) == ["cus-cut-short"]
+
+
+async def test_an_answer_lost_after_the_commit_is_replayed(cast: Cast, app: FastAPI) -> None:
+    """Committed, then the connection died before the answer went out: the key holds the
+    answer, so the retry gets it instead of a 409, and there is one customer."""
+    await cast.alice.partner("lost-answer@example.com", key="lostanswer")
+    body = {"key": "cus-lost-answer", "partner": {"key": "lostanswer"}}
+
+    async def broken_send(message: dict[str, Any]) -> None:
+        raise OSError("the client's connection is gone")
+
+    with pytest.raises(OSError):
+        await app(keyed_scope(cast.alice.token, "k-lost-answer"), one_body(body), broken_send)
+    [stored] = await stored_keys(app, "k-lost-answer")
+    assert stored.response_status == 201
+    retried = await post_raw(cast.alice, "k-lost-answer", body)
+    assert retried.status_code == 201 and retried.headers[REPLAYED] == "true", retried.text
+    assert retried.json()["data"]["key"] == "cus-lost-answer"
+    assert await customer_keys(cast.alice) == ["cus-lost-answer"]
+
+
+async def test_no_key_is_ever_stored_without_its_answer(cast: Cast, app: FastAPI) -> None:
+    """The work's savepoint: a refusal keeps the key with the refusal, a success keeps both;
+    no row is left with an empty answer after any of them."""
+    await cast.alice.partner("no-gap@example.com", key="nogap")
+    body = {"key": "cus-gap", "partner": {"key": "nogap"}}
+    ok = await post(cast.alice, "k-gap-ok", body, "/v1/customers")
+    assert ok.status_code == 201, ok.text
+    taken = await post(cast.alice, "k-gap-dup", body, "/v1/customers")
+    assert taken.status_code == 422, taken.text
+    unknown = {"key": "cus-gap2", "partner": {"key": "nope"}}
+    refused = await post(cast.alice, "k-gap-400", unknown, "/v1/customers")
+    assert refused.status_code == 400, refused.text
+    async with app.state.sessionmaker() as session:
+        rows = list(await session.scalars(select(IdempotencyKey)))
+    assert rows and all(row.response_status is not None for row in rows)
+    statuses = {row.key: row.response_status for row in rows}
+    assert (statuses["k-gap-ok"], statuses["k-gap-dup"], statuses["k-gap-400"]) == (201, 422, 400)
+    assert await customer_keys(cast.alice) == ["cus-gap"]
 
 
 async def reflect(engine: AsyncEngine) -> dict[str, Any]:

@@ -19,8 +19,9 @@ bearer = HTTPBearer(auto_error=False, description="The program's API token")
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed when the route returns and before the answer is
-    sent, so a 2xx always means committed."""
-    async with request.app.state.sessionmaker() as session, session.begin():
+    sent, so a 2xx always means committed (a POST with an idempotency key: committed with its
+    answer, see `referly.api.idempotency`)."""
+    async with idempotency.request_session(request, request.app.state.sessionmaker) as session:
         yield session
 
 

@@ -9,35 +9,45 @@ then retry the POST safely:
   nothing. After 24 hours the key is forgotten and may be used afresh.
 - The same key with a different request is refused with 409.
 - Concurrent duplicates: the key is reserved inside the first request's own transaction,
-  so exactly one of them does the work. The others are refused with 409 ("in progress")
-  rather than made to wait; they can retry and then get the replay. That 409, like the
-  one for a reused key, is not stored: it is about the key, not the request.
+  so exactly one of them does the work. A duplicate that arrives while the first is still
+  running is refused with 409 ("in progress") rather than made to wait (on PostgreSQL it
+  waits for the first to commit and then gets the replay); it can retry and then get the
+  replay. That 409, like the one for a reused key, is not stored: it is about the key, not
+  the request.
 - Answers stored: everything the program's request got below 500 — successes and also
   refusals such as 400, 404 and 422, like Stripe, so a retry of a refused request gets the
-  same refusal. A 5xx is not stored and its key is freed, so the retry runs again. Answers
+  same refusal. A 5xx is not stored and its key is not kept, so the retry runs again. Answers
   given before the token was checked (401, 413, malformed JSON) are not stored; they are
   the same on every retry anyway.
-- If the work committed but its answer could not be written (the database went away in
-  between), the key answers 409 until it expires rather than risk doing the work twice.
+- One transaction holds the key, the request's work and its answer. The request's work runs
+  in a savepoint inside it (so a refusal undoes the work but keeps the key and the refusal),
+  the answer is written, then everything commits at once, before the answer is sent. A crash
+  or a failed commit at any point leaves either nothing (the retry runs afresh) or all of it
+  (the retry gets the replay); never a key without its answer. A failed commit is answered
+  503, whatever the route had answered, because nothing of it was kept.
 
-This is an ASGI middleware plus a hook in the token dependency (`referly.api.deps`), so every
+This is an ASGI middleware plus two hooks in the dependencies (`referly.api.deps`), so every
 POST route under `/v1` is covered without code of its own: the middleware reads the body,
-fingerprints it and keeps the answer; the hook, which knows the program, reserves the key or
-replays the stored answer."""
+fingerprints it, owns the request's transaction and keeps the answer; the session dependency
+takes that transaction instead of opening its own; the token hook, which knows the program,
+reserves the key (then opens the work's savepoint) or replays the stored answer."""
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from referly.api.errors import error_response
 from referly.api.rate_limit import is_api_path
 from referly.db.models import Program
 from referly.domain import idempotency as store
-from referly.errors import BadRequest, ReferlyError
+from referly.errors import BadRequest, ReferlyError, ServiceUnavailable
 
 log = logging.getLogger("referly")
 
@@ -77,12 +87,14 @@ class IdempotentReplay(Exception):
 
 @dataclass
 class IdempotentRequest:
-    """What the middleware knows about a keyed POST, shared with the token dependency."""
+    """What the middleware knows about a keyed POST, shared with the dependencies."""
 
     key: str
     fingerprint: str
+    session: AsyncSession  # the request's one transaction, committed by the middleware
     program_id: int | None = None  # set once the token is known good
     reserved_id: int | None = None  # the key's row, reserved in the request's transaction
+    work: AsyncSessionTransaction | None = None  # the savepoint the request's work runs in
     settled: bool = False  # replayed or refused for the key's sake: nothing to store
 
 
@@ -90,9 +102,42 @@ def is_valid_key(key: str) -> bool:
     return 0 < len(key) <= MAX_KEY_LENGTH and all("!" <= c <= "~" for c in key)
 
 
+def keyed_request(request: Request) -> IdempotentRequest | None:
+    found = request.scope.get("state", {}).get(STATE_KEY)
+    return found if isinstance(found, IdempotentRequest) else None
+
+
+@asynccontextmanager
+async def request_session(
+    request: Request, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[AsyncSession]:
+    """The session dependency's body: one transaction per request, committed when the route
+    returns and before the answer is sent. A keyed POST's transaction belongs to the
+    middleware: once the key is reserved, only the work's savepoint ends here."""
+    keyed = keyed_request(request)
+    if keyed is None:
+        async with sessionmaker() as session, session.begin():
+            yield session
+        return
+    session = keyed.session
+    try:
+        yield session
+    except BaseException:
+        if keyed.work is None:
+            await session.rollback()
+        elif keyed.work.is_active:
+            await keyed.work.rollback()
+        raise
+    if keyed.work is None:
+        await session.commit()  # never reserved (a route without a token): as without a key
+    elif keyed.work.is_active:
+        await keyed.work.commit()
+
+
 async def claim(request: Request, session: AsyncSession, program: Program) -> None:
-    """Called by the token dependency: reserve the key, or answer from what it holds."""
-    keyed: IdempotentRequest | None = request.scope.get("state", {}).get(STATE_KEY)
+    """Called by the token dependency: reserve the key and open the work's savepoint, or
+    answer from what the key holds."""
+    keyed = keyed_request(request)
     if keyed is None:
         return
     if not is_valid_key(keyed.key):
@@ -103,19 +148,20 @@ async def claim(request: Request, session: AsyncSession, program: Program) -> No
     if found is None:
         keyed.reserved_id = await store.reserve(session, program.id, keyed.key, keyed.fingerprint)
         if keyed.reserved_id is not None:
+            keyed.work = await session.begin_nested()
             return
+        # Another request held the key; on PostgreSQL the reservation waited for it to end.
+        found = await store.find_live(session, program.id, keyed.key)
     keyed.settled = True
-    if found is None:
-        raise IdempotencyKeyInUse()  # a concurrent request reserved it first
+    if found is None or found.response_status is None:
+        raise IdempotencyKeyInUse()
     if found.fingerprint != keyed.fingerprint:
         raise IdempotencyKeyReused()
-    if found.response_status is None:
-        raise IdempotencyKeyInUse()
     raise IdempotentReplay(found.response_status, found.response_body or "")
 
 
 class _Capture:
-    """Holds the app's answer back until the key's record is written."""
+    """Holds the app's answer back until the request's transaction has committed."""
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
@@ -148,38 +194,47 @@ class IdempotencyMiddleware:
         if body is None:
             return
         print_ = store.fingerprint("POST", scope["path"], scope.get("query_string", b""), body)
-        keyed = IdempotentRequest(key=key, fingerprint=print_)
-        scope.setdefault("state", {})[STATE_KEY] = keyed
-        capture = _Capture()
-        try:
-            await self.app(scope, _replaying(body, receive), capture.send)
-        except Exception:
-            capture.status = 500  # rendered further out; free the key on the way
-            await self._settle(keyed, capture)
-            raise
-        await self._settle(keyed, capture)
+        async with self.sessionmaker() as session:
+            keyed = IdempotentRequest(key=key, fingerprint=print_, session=session)
+            scope.setdefault("state", {})[STATE_KEY] = keyed
+            capture = _Capture()
+            try:
+                await self.app(scope, _replaying(body, receive), capture.send)
+            except BaseException:
+                await _rollback_quietly(session)  # a 500 rendered further out: nothing kept
+                raise
+            if not await _commit_with_answer(keyed, capture):
+                await error_response(ServiceUnavailable())(scope, receive, send)
+                return
         await capture.replay(send)
 
-    async def _settle(self, keyed: IdempotentRequest, capture: _Capture) -> None:
-        if keyed.program_id is None or keyed.settled:
-            return
-        try:
-            async with self.sessionmaker() as session, session.begin():
-                await _store_answer(session, keyed, capture)
-        except Exception as error:  # the answer itself stands; only its record is lost
-            log.warning("idempotency key not recorded: %s", error.__class__.__name__)
 
-
-async def _store_answer(session: AsyncSession, keyed: IdempotentRequest, capture: _Capture) -> None:
-    assert keyed.program_id is not None
+async def _commit_with_answer(keyed: IdempotentRequest, capture: _Capture) -> bool:
+    """Commit the request's transaction with its answer (or roll it back, for a 5xx);
+    False when the commit failed, so that nothing of the request was kept."""
+    session = keyed.session
+    if keyed.reserved_id is None or keyed.program_id is None or not session.in_transaction():
+        return True  # nothing reserved: the session dependency already ended the transaction
     if capture.status >= 500:
-        if keyed.reserved_id is not None:
-            await store.release(session, keyed.reserved_id, keyed.program_id, keyed.key)
-        return
+        await session.rollback()  # the work and the key go: the retry runs again
+        return True
     answer = (capture.status, capture.body.decode("utf-8", errors="replace"))
-    await store.record(
-        session, keyed.reserved_id, keyed.program_id, keyed.key, keyed.fingerprint, answer
-    )
+    try:
+        await store.record(session, keyed.reserved_id, keyed.program_id, keyed.key, answer)
+        await session.commit()
+    except Exception as error:
+        log.warning("request with idempotency key not committed: %s", type(error).__name__)
+        await _rollback_quietly(session)
+        return False
+    return True
+
+
+async def _rollback_quietly(session: AsyncSession) -> None:
+    """Roll back; a connection too broken for that has lost the transaction anyway."""
+    try:
+        await session.rollback()
+    except Exception as error:
+        log.warning("rollback failed: %s", type(error).__name__)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

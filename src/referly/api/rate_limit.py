@@ -157,17 +157,35 @@ def caller_name(scope: Scope, ip: str) -> str:
     return "ip:" + ip
 
 
+MAX_PEERS = 10_000
+
+
 class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, limits: ApiRateLimits, settings: Settings) -> None:
         self.app = app
         self.limits = limits
         self.settings = settings
+        self._peers: dict[str, str] = {}  # peer address -> client IP, without trusted proxies
+
+    def _client_ip(self, scope: Scope) -> str:
+        """`client_ip`, remembered per peer address when no proxy is trusted (then the peer
+        alone decides it); parsing an address is a large part of this layer's cost."""
+        if self.settings.trusted_proxies:
+            return client_ip(scope, self.settings)
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        found = self._peers.get(peer)
+        if found is None:
+            if len(self._peers) >= MAX_PEERS:
+                self._peers.clear()
+            found = self._peers[peer] = client_ip(scope, self.settings)
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not is_api_path(scope["path"]):
             await self.app(scope, receive, send)
             return
-        ip = client_ip(scope, self.settings)
+        ip = self._client_ip(scope)
         failures = "ip:" + ip
         caller = caller_name(scope, ip)
         guessing = self.limits.auth_failures.peek(failures)

@@ -1,9 +1,9 @@
 """Idempotency keys: storage of a POST's key, the request it came with and the answer it got.
 
-A key is reserved inside the request's own transaction, so it becomes visible to others
-exactly when the request's effects are committed, never before and never without them. The
-answer is written once it is known. The HTTP rules around this live in
-`referly.api.idempotency`."""
+A key is reserved, the request's work done and the answer written in ONE transaction, so the
+key becomes visible to others exactly when the request's effects are committed, and always
+with its answer: never before, never without them, never without the answer. The HTTP rules
+around this live in `referly.api.idempotency`."""
 
 import hashlib
 from datetime import datetime, timedelta
@@ -66,39 +66,19 @@ def _reserved(reserved_id: int, program_id: int, key: str) -> ColumnElement[bool
     )
 
 
+class ReservationLost(Exception):
+    """The reserved row was not there to take the answer: the transaction must not commit."""
+
+
 async def record(
-    session: AsyncSession,
-    reserved_id: int | None,
-    program_id: int,
-    key: str,
-    print_: str,
-    answer: tuple[int, str],
+    session: AsyncSession, reserved_id: int, program_id: int, key: str, answer: tuple[int, str]
 ) -> None:
-    """Store the answer (status, body): on the reserved row if its request committed, else as
-    a new row (the request was refused and rolled back; a retry must get the same refusal)."""
+    """Store the answer (status, body) on the row reserved earlier in the same transaction."""
     status, body = answer
-    if reserved_id is not None:
-        updated = await session.execute(
-            update(IdempotencyKey)
-            .where(_reserved(reserved_id, program_id, key))
-            .values(response_status=status, response_body=body)
-        )
-        if getattr(updated, "rowcount", 0):
-            return
-    row = IdempotencyKey(
-        program_id=program_id,
-        key=key,
-        fingerprint=print_,
-        response_status=status,
-        response_body=body,
+    updated = await session.execute(
+        update(IdempotencyKey)
+        .where(_reserved(reserved_id, program_id, key))
+        .values(response_status=status, response_body=body)
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        pass  # another request took the key meanwhile; its answer stands
-
-
-async def release(session: AsyncSession, reserved_id: int, program_id: int, key: str) -> None:
-    """Free a key whose request failed on our side, so that a retry runs again."""
-    await session.execute(delete(IdempotencyKey).where(_reserved(reserved_id, program_id, key)))
+    if getattr(updated, "rowcount", 0) != 1:
+        raise ReservationLost(key)
