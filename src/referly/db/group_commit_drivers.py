@@ -209,7 +209,7 @@ class SqliteDriver:
             connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             for pragma in (
                 "journal_mode=WAL",
-                "synchronous=NORMAL",
+                "synchronous=FULL",
                 "foreign_keys=ON",
                 f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
             ):
