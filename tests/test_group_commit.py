@@ -197,11 +197,10 @@ async def probe_rows(app: FastAPI) -> int:
         return int(await session.scalar(select(func.count()).select_from(probe)) or 0)
 
 
+@pytest.mark.only_backend("postgresql")  # an embedded SQLite file has no connection to lose
 async def test_a_connection_lost_mid_batch_fails_the_batch_and_the_writer_reconnects(
     app: FastAPI, backend: str, writer: GroupCommitWriter
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("an embedded SQLite file has no connection to lose")
     await create_probe(app)
     await writer.insert(probe, {"parent_id": None})
     server_pid = writer.driver.server_pid  # type: ignore[attr-defined]
