@@ -77,6 +77,16 @@ Tag = Annotated[str, PlainText, StringConstraints(min_length=1, max_length=64)]
 Tags = Annotated[list[Tag], Field(max_length=50)]
 
 
+def unwrap(data: Any, nested: str, nested_wins: bool = True) -> Any:
+    """Lift the fields under `nested` (`update`, the legacy `customer`) to the top level, where
+    real clients also send them; `null` means "not given"."""
+    if not isinstance(data, dict) or not isinstance(data.get(nested), dict):
+        return data  # not nested (or not an object: the field's own type then refuses it)
+    outer = {k: v for k, v in data.items() if k != nested and v is not None}
+    inner = {k: v for k, v in data[nested].items() if v is not None}
+    return {**outer, **inner} if nested_wins else {**inner, **outer}
+
+
 def iso_timestamp(moment: datetime | None) -> str | None:
     """Partnero's timestamp format: `2025-05-02T16:12:39.000000Z`."""
     if moment is None:

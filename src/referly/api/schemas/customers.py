@@ -14,15 +14,12 @@ from referly.api.schemas.common import (
     WireIn,
     iso_timestamp,
     tags_out,
+    unwrap,
 )
 from referly.domain.customers import CustomerChanges, CustomerView, NewCustomer
 from referly.domain.partners import PartnerRef
 
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
-
-
-def _given(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if v is not None}
 
 
 class CustomerOptionsIn(WireIn):
@@ -58,10 +55,7 @@ class CustomerCreateIn(WireIn):
     @model_validator(mode="before")
     @classmethod
     def _unwrap_legacy_body(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("customer"), dict):
-            return data
-        outer = {k: v for k, v in data.items() if k != "customer"}
-        return {**_given(data["customer"]), **_given(outer)}
+        return unwrap(data, "customer", nested_wins=False)
 
     def to_domain(self) -> NewCustomer:
         partner = self.partner or PartnerRefIn()
@@ -86,10 +80,7 @@ class CustomerUpdateIn(LegacyCustomerIn):
     @model_validator(mode="before")
     @classmethod
     def _unwrap_update(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("update"), dict):
-            return data
-        outer = {k: v for k, v in data.items() if k != "update"}
-        return {**_given(outer), **_given(data["update"])}
+        return unwrap(data, "update")
 
     def to_domain(self) -> CustomerChanges:
         return CustomerChanges(**self.model_dump(exclude={"update"}))

@@ -14,6 +14,7 @@ from referly.api.schemas.common import (
     WireIn,
     iso_timestamp,
     tags_out,
+    unwrap,
 )
 from referly.db.models import Program
 from referly.domain.links import link_url
@@ -62,11 +63,7 @@ class PartnerUpdateIn(PartnerFieldsIn):
     @model_validator(mode="before")
     @classmethod
     def _unwrap_update(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("update"), dict):
-            return data
-        outer = {k: v for k, v in data.items() if k != "update" and v is not None}
-        inner = {k: v for k, v in data["update"].items() if v is not None}
-        return {**outer, **inner}
+        return unwrap(data, "update")
 
     def to_domain(self) -> PartnerChanges:
         return PartnerChanges(**self.model_dump(exclude={"update"}))
