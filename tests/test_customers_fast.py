@@ -314,3 +314,52 @@ def test_the_email_shortcut_agrees_with_the_validator(email: str) -> None:
     check = EmailCheck()
     assert check.valid(email) == _checks(email)
     assert check.valid(email) == _checks(email)  # and again, from what it remembered
+
+
+async def test_in_front_of_fastapi_only_while_telemetry_is_off(
+    app: FastAPI, settings: Settings
+) -> None:
+    """Untraced, the front answers; with an OpenTelemetry provider configured, the request goes
+    through FastAPI (and its telemetry) like any other and gets the same answer."""
+    from opentelemetry.trace import NoOpTracerProvider
+
+    async with own_app(settings) as (application, client):
+        program = await make_program(application, client, "Front")
+        await program.partner("front@example.com", key="front")
+        key = ("POST", "/v1/customers")
+        front = application.fronts[key]  # type: ignore[attr-defined]
+        used: list[str] = []
+
+        async def counted(scope: Any, receive: Any, send: Any) -> None:
+            used.append(scope["path"])
+            await front(scope, receive, send)
+
+        application.fronts[key] = counted  # type: ignore[attr-defined]
+        untraced = await fast(application, program, {"key": "f-1", "partner": {"key": "front"}})
+        assert used == ["/v1/customers"]
+        telemetry = application._native_telemetry  # type: ignore[attr-defined]
+        telemetry.config["tracer_provider"] = NoOpTracerProvider()
+        assert telemetry.enabled()
+        traced = await fast(application, program, {"key": "f-2", "partner": {"key": "front"}})
+        assert used == ["/v1/customers"]  # not in front this time
+        same_shape(untraced, traced, {"f-1": "f-2"})
+
+
+async def test_a_request_passed_on_is_limited_once(app: FastAPI, settings: Settings) -> None:
+    async with own_app(settings, api_rate_limit_burst=10, api_rate_limit_per_minute=1) as (
+        application,
+        client,
+    ):
+        program = await make_program(application, client, "Passed on")
+        await program.partner("passed@example.com", key="passed")  # spends one
+        bodies = [
+            {"key": "p-1", "partner": {"key": "passed"}},  # the fast path answers
+            {"key": "p-2", "partner": {"key": "nobody"}},  # passed on: the route refuses
+            {"key": "p-1", "partner": {"key": "passed"}},  # passed on: a duplicate
+        ]
+        answers = [await create(program, body) for body in bodies]
+        assert [a.status_code for a in answers] == [201, 400, 422]
+        remaining = [a.headers["X-RateLimit-Remaining"] for a in answers]
+        assert remaining == ["8", "7", "6"]
+        for answer in answers:
+            assert [k.lower() for k, _ in answer.headers.raw].count(b"x-ratelimit-limit") == 1

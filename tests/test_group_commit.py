@@ -5,7 +5,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -33,7 +33,7 @@ from referly.db.group_commit import (
     RowStatement,
     WriterClosed,
 )
-from referly.db.group_commit_drivers import _match, _Unmatched
+from referly.db.group_commit_drivers import SqliteDriver, _match, _Unmatched, sqlite_utc_text
 from referly.db.models import Click, Customer, Partner
 from referly.db.types import UTCDateTime
 from referly.domain import partners, programs
@@ -413,3 +413,23 @@ def test_a_row_statement_must_declare_exactly_the_parameters_it_uses() -> None:
             where="TRUE",
             params=(("program_id", Integer()),),
         )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2025, 5, 2, 16, 12, 7, 123456, tzinfo=UTC),
+        datetime(2025, 5, 2, 16, 12, 7, tzinfo=UTC),
+        datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2024, 12, 31, 23, 30, 0, 1, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(2024, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=2))),
+    ],
+)
+def test_the_sqlite_datetime_text_is_the_column_types_own(value: datetime) -> None:
+    dialect = SqliteDriver.dialect
+    own = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert own is not None
+    assert sqlite_utc_text(value) == own(value)
+    assert sqlite_utc_text(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        sqlite_utc_text(value.replace(tzinfo=None))

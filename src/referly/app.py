@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from referly import __version__
 from referly.api.body_limit import BodyLimitMiddleware
-from referly.api.customers_fast import install_customer_fast_path
+from referly.api.customers_fast import install_customer_fast_path, install_customer_front
 from referly.api.errors import install_error_handlers
 from referly.api.idempotency import document_idempotency, install_idempotency
 from referly.api.openapi import extend_openapi
@@ -56,5 +56,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_rate_limits(app, settings)
     install_tracking(app, settings)  # in front of everything: the public path skips the rest
+    install_customer_front(app)  # POST /v1/customers in front too, its layers rebuilt around it
     extend_openapi(app, document_idempotency, document_rate_limits, document_public_paths)
     return app

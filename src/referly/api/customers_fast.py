@@ -21,8 +21,12 @@ email the program already has (the insert added no row: the route then names the
 row the database refused or a database that could not be read or written. A request passed
 on has written nothing, so the route runs it as if it had come straight to it.
 
-It sits inside the rate-limit and body-size layers (`referly.app`), so those apply to it as
-to every `/v1` request: the rate-limit headers, 429 and 413 come from them."""
+It runs behind the rate-limit and body-size layers, so those apply to it as to every `/v1`
+request: the rate-limit headers, 429 and 413 come from them. Where: when FastAPI's native
+telemetry is off (no OpenTelemetry provider configured, the default), in front of FastAPI
+(`install_customer_front`), with those layers rebuilt around it, which saves FastAPI's own
+per-request layers; with telemetry on, inside the app's middleware, so the request is traced
+like any other."""
 
 import hashlib
 import hmac
@@ -31,15 +35,20 @@ import re
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from referly.api.body_limit import BodyLimitMiddleware
 from referly.api.customer_lookup import Credit, CreditLookup, LookupFailed, credit_lookup
+from referly.api.front import mark_passed_on, passed_on
+from referly.api.rate_limit import RateLimitMiddleware
 from referly.api.schemas.common import CONTROL_CHARACTERS, check_email, iso_timestamp
 from referly.db.group_commit import GroupCommitWriter, WriteFailed
 from referly.db.models import Customer
 from referly.db.types import utcnow
 from referly.domain.customers import SELF_REFERRAL
 from referly.domain.keys import is_valid_referral_key, normalize_email, normalize_key
+from referly.tracking.gateway import TrackedApp
 
 PATH = "/v1/customers"
 TOKEN = re.compile(rb"Bearer (rfl_([0-9a-f]{8})_[A-Za-z0-9_-]{1,128})")
@@ -252,6 +261,7 @@ def _common_request(scope: Scope) -> re.Match[bytes] | None:
     """The bearer token of a request in the common form, else None."""
     if (
         scope["type"] != "http"
+        or passed_on(scope)
         or scope["path"] != PATH
         or scope["method"] != "POST"
         or scope.get("query_string")
@@ -299,5 +309,28 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 def install_customer_fast_path(app: FastAPI) -> None:
     """Add the fast path as the next middleware out (see the module's docstring for where)."""
     lookup = credit_lookup(app.state.settings.database_url, app.state.engine)
+    app.state.customer_lookup = lookup
     if lookup is not None:
         app.add_middleware(CustomerFastPath, lookup=lookup, writer=app.state.writer)
+
+
+def install_customer_front(app: TrackedApp) -> None:
+    """Answer `POST /v1/customers` in front of FastAPI's per-request layers, with the layers it
+    has inside the app rebuilt around it: server errors (the app's 500 handler), the rate
+    limits (the same buckets), the body limit, then the fast path. What the fast path passes
+    on goes through the whole app, whose copies of those layers let it through. Call after
+    `install_rate_limits`."""
+    lookup: CreditLookup | None = app.state.customer_lookup
+    if lookup is None:
+        return
+
+    async def regular(scope: Scope, receive: Receive, send: Send) -> None:
+        mark_passed_on(scope)
+        await app.regular(scope, receive, send)
+
+    settings = app.state.settings
+    fast: ASGIApp = CustomerFastPath(regular, lookup, app.state.writer)
+    sized = BodyLimitMiddleware(fast, max_bytes=settings.max_body_bytes)
+    limited = RateLimitMiddleware(sized, limits=app.state.rate_limits, settings=settings)
+    on_error = app.exception_handlers.get(Exception)
+    app.fronts[("POST", PATH)] = ServerErrorMiddleware(limited, handler=on_error, debug=app.debug)

@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referly.api.errors import error_response
+from referly.api.front import passed_on
 from referly.config import Settings
 from referly.errors import RateLimited
 from referly.net import client_ip
@@ -182,7 +183,7 @@ class RateLimitMiddleware:
         return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not is_api_path(scope["path"]):
+        if scope["type"] != "http" or not is_api_path(scope["path"]) or passed_on(scope):
             await self.app(scope, receive, send)
             return
         ip = self._client_ip(scope)

@@ -114,17 +114,26 @@ def _table_of(target: FromClause | type[DeclarativeBase]) -> Table:
     return table
 
 
-def _with_defaults(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
-    row = dict(values)
+@dataclass(frozen=True)
+class _Binder:
+    """How rows with one set of given columns become parameters: the given values, then the
+    Python-side defaults of the columns not given (a value, or a callable to call per row)."""
+
+    defaults: tuple[tuple[Any, bool], ...]  # (value or callable, is callable)
+    prepared: Prepared
+
+
+def _defaults(table: Table, given: tuple[str, ...]) -> tuple[tuple[str, Any, bool], ...]:
+    found = []
     for column in table.columns:
         default = column.default
-        if column.name in row or default is None:
+        if column.name in given or default is None:
             continue
         if default.is_scalar:
-            row[column.name] = default.arg  # type: ignore[attr-defined]
+            found.append((column.name, default.arg, False))  # type: ignore[attr-defined]
         elif default.is_callable:
-            row[column.name] = default.arg(None)  # type: ignore[attr-defined]
-    return row
+            found.append((column.name, default.arg, True))  # type: ignore[attr-defined]
+    return tuple(found)
 
 
 class _Driver(Protocol):
@@ -150,7 +159,7 @@ class GroupCommitWriter:
     _closed: bool = False
     _queue: asyncio.Queue[_Pending | None] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
-    _prepared: dict[tuple[str, tuple[str, ...]], Prepared] = field(default_factory=dict)
+    _binders: dict[tuple[Table, tuple[str, ...]], _Binder] = field(default_factory=dict)
     _row_statements: dict[RowStatement, Prepared] = field(default_factory=dict)
 
     @classmethod
@@ -221,17 +230,21 @@ class GroupCommitWriter:
 
     def _bind(self, table: Table, values: Mapping[str, Any]) -> Insert:
         """The row's statement, with values converted by the columns' types."""
-        row = _with_defaults(table, values)
-        columns = tuple(row)
-        key = (table.name, columns)
-        if key not in self._prepared:
-            self._prepared[key] = prepare(table, columns, self.driver.dialect)
-        prepared = self._prepared[key]
+        given = tuple(values)
+        binder = self._binders.get((table, given))
+        if binder is None:
+            defaults = _defaults(table, given)
+            columns = given + tuple(name for name, _value, _call in defaults)
+            prepared = prepare(table, columns, self.driver.dialect)
+            binder = _Binder(tuple((v, call) for _n, v, call in defaults), prepared)
+            self._binders[(table, given)] = binder
+        row = [*values.values(), *(v(None) if call else v for v, call in binder.defaults)]
+        processors = binder.prepared.processors
         params = tuple(
             value if process is None else process(value)
-            for value, process in zip(row.values(), prepared.processors, strict=True)
+            for value, process in zip(row, processors, strict=True)
         )
-        return prepared, params
+        return binder.prepared, params
 
     async def _consume(self) -> None:
         stopping = False

@@ -5,34 +5,44 @@ SQLite: one sqlite3 connection owned by one thread; a whole batch runs per hop t
 where each row is a cheap in-process `INSERT ... ON CONFLICT DO NOTHING RETURNING id`.
 
 PostgreSQL: one asyncpg connection. Rows with the same table and columns go in as ONE statement
-(`INSERT ... SELECT * FROM unnest($1::type[], ...) ON CONFLICT DO NOTHING RETURNING id, <cols>`),
-so a batch costs a few round trips, not one per row. The returned column values tell which
-inputs were inserted; the rest met a unique constraint. If the statement fails on one row (a
-foreign key, a value too long), the batch is rolled back and run row by row, which names the row.
+(`INSERT ... SELECT ... FROM unnest($1::type[], ...) ON CONFLICT DO NOTHING RETURNING id`), so a
+batch costs a few round trips, not one per row. Each input takes its id from the table's
+sequence inside the statement, so the statement answers one id (or NULL: a unique constraint
+held) per input, in input order. (A table whose key is not a sequence, or rows that give the
+key, return `id, <cols>` per inserted row instead, matched to the inputs by value.) If the
+statement fails on one row (a foreign key, a value too long), the batch is rolled back and run
+row by row, which names the row.
 
 Row statements (`RowStatement`: `INSERT ... SELECT ... WHERE ...`, at most one row per call) go
-in the same way. On PostgreSQL their rows take their ids from the table's sequence inside the
-statement, so the one statement for many rows still tells exactly which calls inserted a row.
-A batch whose first statement finds the connection broken (the server restarted since the
-last batch) reconnects and runs once more: nothing of it had reached the database."""
+in the same way, their ids also taken from the sequence.
+
+A batch that is one statement (one row, or rows of one shape answered in input order) runs
+without BEGIN/COMMIT when the connection carried a batch less than `IDLE_SECONDS` ago: a single
+statement is its own transaction, committed (and, with `synchronous_commit` on, flushed) before
+its answer comes back, so one round trip does what three did. Otherwise the batch runs inside
+BEGIN ... COMMIT, and a BEGIN that finds the connection broken (the server restarted since the
+last batch) reconnects and runs the batch once more: nothing of it had reached the database."""
 
 import asyncio
 import re
 import sqlite3
+import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import Table
+from sqlalchemy import Integer, Table
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from referly.db.engine import SQLITE_BUSY_TIMEOUT_MS
+from referly.db.types import UTCDateTime
 
 ROW_ERRORS_SQLITE = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
 ROW_ERRORS_POSTGRES = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
@@ -43,6 +53,11 @@ CONNECTION_ERRORS_POSTGRES = (
     asyncpg.CannotConnectNowError,
     ConnectionError,
 )
+# A connection that carried a batch less than this long ago is taken to be alive: the next
+# batch goes in as one statement. After a longer pause, BEGIN goes first, so a connection broken
+# meanwhile (a server restart) is found before anything is written and replaced.
+IDLE_SECONDS = 1.0
+SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's SQLite DATETIME text
 PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
@@ -106,6 +121,27 @@ class _Unmatched(Exception):
     """A returned row equals no input (the database changed a value): go row by row."""
 
 
+def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The type's bind processor for the dialect; for `UTCDateTime` on SQLite, an equal one
+    that formats the text in one step (the column's own chain is most of a row's cost)."""
+    if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
+        return sqlite_utc_text
+    processor: Callable[[Any], Any] | None = type_.dialect_impl(dialect).bind_processor(dialect)
+    return processor
+
+
+def sqlite_utc_text(value: datetime | None) -> str | None:
+    """What `UTCDateTime` stores on SQLite: naive UTC as `YYYY-MM-DD HH:MM:SS.ffffff`."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    parts = (value.year, value.month, value.day, value.hour, value.minute, value.second)
+    return SQLITE_DATETIME % (*parts, value.microsecond)
+
+
 def prepare(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Prepared:
     unknown = [name for name in columns if name not in table.c]
     if unknown:
@@ -116,14 +152,31 @@ def prepare(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Prepare
     head = f"INSERT INTO {quote(table.name)} ({names}) "
     tail = f" ON CONFLICT DO NOTHING RETURNING {quote(primary_key.name)}"
     types = [table.c[name].type for name in columns]
-    processors = tuple(t.dialect_impl(dialect).bind_processor(dialect) for t in types)
+    processors = tuple(_bind_processor(t, dialect) for t in types)
     if dialect.name == "sqlite":
         marks = ", ".join("?" * len(columns))
         return Prepared(columns, f"{head}VALUES ({marks}){tail}", None, processors)
     marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+    one = f"{head}VALUES ({marks}){tail}"
     arrays = ", ".join(f"${n}::{t.compile(dialect=dialect)}[]" for n, t in enumerate(types, 1))
-    bulk = f"{head}SELECT * FROM unnest({arrays}){tail}, {names}"
-    return Prepared(columns, f"{head}VALUES ({marks}){tail}", bulk, processors)
+    serial = isinstance(primary_key.type, Integer) and primary_key.autoincrement is not False
+    if primary_key.name in columns or not serial:
+        bulk = f"{head}SELECT * FROM unnest({arrays}){tail}, {names}"
+        return Prepared(columns, one, bulk, processors)
+    # Ids from the table's sequence up front, as for row statements: the answer is in input
+    # order, so no matching by value is needed.
+    key = quote(primary_key.name)
+    fields = ", ".join(f"p{n}" for n in range(1, len(columns) + 1))
+    sequence = f"pg_get_serial_sequence('{table.name}', '{primary_key.name}')"
+    bulk = (
+        f"WITH input AS MATERIALIZED (SELECT nextval(({sequence})::regclass) AS new_id, u.* "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS u({fields}, ordinal)), "
+        f"inserted AS (INSERT INTO {quote(table.name)} ({key}, {names}) "
+        f"SELECT input.new_id, {fields} FROM input ORDER BY input.ordinal{tail}) "
+        f"SELECT inserted.{key} FROM input LEFT JOIN inserted ON inserted.{key} = input.new_id "
+        "ORDER BY input.ordinal"
+    )
+    return Prepared(columns, one, bulk, processors, bulk_in_order=True)
 
 
 def prepare_row_statement(statement: RowStatement, dialect: Dialect) -> Prepared:
@@ -138,7 +191,7 @@ def prepare_row_statement(statement: RowStatement, dialect: Dialect) -> Prepared
     key = quote(primary_key.name)
     names = [name for name, _type in statement.params]
     types = [type_ for _name, type_ in statement.params]
-    processors = tuple(t.dialect_impl(dialect).bind_processor(dialect) for t in types)
+    processors = tuple(_bind_processor(t, dialect) for t in types)
     columns = ", ".join(quote(name) for name in statement.columns)
     tail = f"ON CONFLICT DO NOTHING RETURNING {key}"
 
@@ -238,6 +291,7 @@ class PostgresDriver:
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
         self._connection: asyncpg.Connection | None = None
+        self._last_batch: float | None = None  # time.monotonic() when the last batch began
 
     @property
     def server_pid(self) -> int | None:
@@ -245,6 +299,21 @@ class PostgresDriver:
 
     async def run(self, inserts: Sequence[Insert]) -> list[int | None]:
         connection = await self._connect()
+        now = time.monotonic()
+        busy = self._last_batch is not None and now - self._last_batch < IDLE_SECONDS
+        self._last_batch = now
+        if busy and _one_statement(inserts):
+            # A single statement is its own transaction: one round trip, not three. Only on a
+            # connection used a moment ago; after a pause, BEGIN first probes it (below).
+            try:
+                return await _postgres_bulk(connection, inserts)
+            except RowFailed:  # one row, rolled back by itself
+                raise
+            except ROW_ERRORS_POSTGRES:
+                pass  # rolled back by itself: below, row by row in a transaction names the row
+            except BaseException:
+                await self._abandon(connection)
+                raise
         try:
             await connection.execute("BEGIN")
         except CONNECTION_ERRORS_POSTGRES:
@@ -287,6 +356,15 @@ class PostgresDriver:
         except Exception:
             connection.terminate()
             self._connection = None
+
+
+def _one_statement(inserts: Sequence[Insert]) -> bool:
+    """Whether the batch is one statement whose answer needs no second look: one row, or rows
+    of one shape whose bulk statement answers in input order."""
+    first = inserts[0][0]
+    if len(inserts) == 1:
+        return True
+    return first.bulk_in_order and all(prepared is first for prepared, _params in inserts)
 
 
 async def _postgres_one(connection: asyncpg.Connection, index: int, item: Insert) -> int | None:

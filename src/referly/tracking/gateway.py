@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from referly.api.rate_limit import RateLimiter
 from referly.config import Settings
@@ -174,21 +174,44 @@ def _loopback(ip: str) -> bool:
 
 class TrackedApp(FastAPI):
     """The FastAPI app with the public tracking path in front of everything it runs per
-    request (see the module's docstring). Until `install_tracking` it is a plain FastAPI."""
+    request (see the module's docstring). Until `install_tracking` it is a plain FastAPI.
+
+    `fronts` maps (method, path) to an ASGI app answering that request in front of FastAPI's
+    per-request layers as well, but only while FastAPI's native telemetry is off, so that a
+    traced app traces it like any other request (`referly.api.customers_fast`)."""
 
     tracking: Tracking | None = None
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fronts: dict[tuple[str, str], ASGIApp] = {}
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tracking = self.tracking
-        if tracking is not None and scope["type"] == "http":
+        if scope["type"] == "http":
             path: str = scope["path"]
-            if path == SCRIPT_PATH:
-                await tracking.script(scope, send)
-                return
-            if path.startswith("/t/"):
-                await tracking.handle(scope, receive, send)
+            tracking = self.tracking
+            if tracking is not None:
+                if path == SCRIPT_PATH:
+                    await tracking.script(scope, send)
+                    return
+                if path.startswith("/t/"):
+                    await tracking.handle(scope, receive, send)
+                    return
+            front = self.fronts.get((scope["method"], path))
+            if front is not None and not self._traced():
+                await front(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+    async def regular(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request through FastAPI and every layer of the app, as if nothing were in front."""
+        await super().__call__(scope, receive, send)
+
+    def _traced(self) -> bool:
+        """Whether FastAPI's native telemetry records requests (an OpenTelemetry provider is
+        configured); the same check FastAPI makes per request. Unknown counts as traced."""
+        native = getattr(self, "_native_telemetry", None)
+        return native is None or bool(native.enabled())
 
 
 def install_tracking(app: TrackedApp, settings: Settings) -> None:
