@@ -36,8 +36,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.errors import ServerErrorMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from referly.api.asgi_body import read_body, replaying
 from referly.api.body_limit import BodyLimitMiddleware
 from referly.api.customer_lookup import Credit, CreditLookup, LookupFailed, credit_lookup
 from referly.api.front import mark_passed_on, passed_on
@@ -190,13 +191,13 @@ class CustomerFastPath:
         if token is None:
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             return  # the client went away before sending it all: nothing to answer
         try:
             answer = await self._create(token, body)
         except PassOn:
-            await self.app(scope, _replaying(body, receive), send)
+            await self.app(scope, replaying(body, receive), send)
             return
         length = (b"content-length", str(len(answer)).encode())
         await send({"type": "http.response.start", "status": 201, "headers": [length, *HEADERS]})
@@ -280,30 +281,6 @@ def _common_request(scope: Scope) -> re.Match[bytes] | None:
     if content_type != b"application/json" or authorization is None:
         return None
     return TOKEN.fullmatch(authorization)
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
 
 
 def install_customer_fast_path(app: FastAPI) -> None:

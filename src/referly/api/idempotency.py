@@ -43,6 +43,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from referly.api.asgi_body import read_body, replaying
 from referly.api.errors import error_response
 from referly.api.rate_limit import is_api_path
 from referly.db.models import Program
@@ -190,7 +191,7 @@ class IdempotencyMiddleware:
         if key is None or scope.get("method") != "POST" or not is_api_path(scope["path"]):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             return
         print_ = store.fingerprint("POST", scope["path"], scope.get("query_string", b""), body)
@@ -199,7 +200,7 @@ class IdempotencyMiddleware:
             scope.setdefault("state", {})[STATE_KEY] = keyed
             capture = _Capture()
             try:
-                await self.app(scope, _replaying(body, receive), capture.send)
+                await self.app(scope, replaying(body, receive), capture.send)
             except BaseException:
                 await _rollback_quietly(session)  # a 500 rendered further out: nothing kept
                 raise
@@ -242,33 +243,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if header == name:
             return bytes(value).decode("latin-1").strip()
     return None
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole body, or None when the client went away before sending it all (a cut-off
-    body must not be answered, let alone have its answer kept). The size limit outside this
-    middleware stops an oversized one."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
 
 
 def document_idempotency(openapi: dict[str, Any]) -> None:

@@ -85,6 +85,14 @@ class RateLimiter:
             bucket.tokens -= 1
         return self._decision(bucket, allowed)
 
+    def spend(self, name: str) -> Decision | None:
+        """As `take`, answering None when allowed: the decision is built only for a refusal."""
+        bucket = self._bucket(name, self.clock())
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return None
+        return self._decision(bucket, False)
+
     def peek(self, name: str) -> Decision:
         """Whether `name` could spend a request now, spending nothing."""
         now = self.clock()

@@ -48,6 +48,7 @@ Errors (all `ServiceUnavailable`, so the API renders them as 503, never a 2xx):
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -89,7 +90,7 @@ class WriterClosed(WriteFailed):
     message = "The writer is not running"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InsertResult:
     id: int | None  # None: a unique constraint already held an equal row
 
@@ -144,7 +145,10 @@ class _Driver(Protocol):
     async def close(self) -> None: ...
 
 
-@dataclass
+_Steps = tuple[tuple[str, Any], ...]
+
+
+@dataclass(slots=True)
 class _Pending:
     insert: Insert
     future: asyncio.Future[InsertResult]
@@ -157,10 +161,14 @@ class GroupCommitWriter:
     autostart: bool = False  # start on the first insert (for apps served without a lifespan)
     stats: WriterStats = field(default_factory=WriterStats)
     _closed: bool = False
-    _queue: asyncio.Queue[_Pending | None] = field(default_factory=asyncio.Queue)
+    # Waiting for the next batch; None asks the writer task to stop. `_wakeup`: what the task
+    # awaits while the queue is empty.
+    _queue: deque[_Pending | None] = field(default_factory=deque)
+    _wakeup: asyncio.Future[None] | None = None
     _task: asyncio.Task[None] | None = None
     _binders: dict[tuple[Table, tuple[str, ...]], _Binder] = field(default_factory=dict)
-    _row_statements: dict[RowStatement, Prepared] = field(default_factory=dict)
+    # id(statement) -> the statement, its SQL, and (parameter name, bind processor) per parameter
+    _row_statements: dict[int, tuple[RowStatement, Prepared, _Steps]] = field(default_factory=dict)
 
     @classmethod
     def for_url(
@@ -191,7 +199,7 @@ class GroupCommitWriter:
         self._closed = True
         if self._task is not None:
             task, self._task = self._task, None
-            self._queue.put_nowait(None)
+            self._put(None)
             await task
         await self.driver.close()
 
@@ -205,7 +213,7 @@ class GroupCommitWriter:
             raise WriterClosed()
         insert = self._bind(_table_of(target), values)
         pending = _Pending(insert, asyncio.get_running_loop().create_future())
-        self._queue.put_nowait(pending)
+        self._put(pending)
         return await pending.future
 
     async def execute(self, statement: RowStatement, params: Mapping[str, Any]) -> InsertResult:
@@ -216,17 +224,18 @@ class GroupCommitWriter:
             await self.start()
         if not self.running:
             raise WriterClosed()
-        prepared = self._row_statements.get(statement)
-        if prepared is None:
+        # By identity: hashing a statement hashes all its parts, on every call.
+        found = self._row_statements.get(id(statement))
+        if found is None or found[0] is not statement:
             prepared = prepare_row_statement(statement, self.driver.dialect)
-            self._row_statements[statement] = prepared
-        values = tuple(
-            params[name] if process is None else process(params[name])
-            for (name, _type), process in zip(statement.params, prepared.processors, strict=True)
-        )
-        pending = _Pending((prepared, values), asyncio.get_running_loop().create_future())
-        self._queue.put_nowait(pending)
-        return await pending.future
+            names = [name for name, _type in statement.params]
+            steps = tuple(zip(names, prepared.processors, strict=True))
+            found = self._row_statements[id(statement)] = (statement, prepared, steps)
+        _statement, prepared, steps = found
+        values = tuple([params[n] if p is None else p(params[n]) for n, p in steps])
+        future: asyncio.Future[InsertResult] = asyncio.get_running_loop().create_future()
+        self._put(_Pending((prepared, values), future))
+        return await future
 
     def _bind(self, table: Table, values: Mapping[str, Any]) -> Insert:
         """The row's statement, with values converted by the columns' types."""
@@ -246,12 +255,21 @@ class GroupCommitWriter:
         )
         return binder.prepared, params
 
+    def _put(self, item: _Pending | None) -> None:
+        self._queue.append(item)
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+
     async def _consume(self) -> None:
         stopping = False
         while not stopping:
-            items = [await self._queue.get()]
-            while len(items) < self.max_batch and not self._queue.empty():
-                items.append(self._queue.get_nowait())
+            while not self._queue:
+                self._wakeup = asyncio.get_running_loop().create_future()
+                await self._wakeup
+            self._wakeup = None
+            queue = self._queue
+            items = [queue.popleft() for _ in range(min(len(queue), self.max_batch))]
             stopping = None in items
             batch = [item for item in items if item is not None and not item.future.done()]
             try:
@@ -290,8 +308,8 @@ class GroupCommitWriter:
                 item.future.set_result(InsertResult(id_))
 
     def _fail_queued(self, cause: BaseException) -> None:
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
+        while self._queue:
+            item = self._queue.popleft()
             if item is not None:
                 _fail_all([item], WriterClosed, cause)
 

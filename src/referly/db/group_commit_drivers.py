@@ -57,7 +57,6 @@ CONNECTION_ERRORS_POSTGRES = (
 # batch goes in as one statement. After a longer pause, BEGIN goes first, so a connection broken
 # meanwhile (a server restart) is found before anything is written and replaced.
 IDLE_SECONDS = 1.0
-SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's SQLite DATETIME text
 PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
@@ -138,8 +137,7 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
         raise ValueError("naive datetime given to a UTC column")
     if value.utcoffset():
         value = value.astimezone(UTC)
-    parts = (value.year, value.month, value.day, value.hour, value.minute, value.second)
-    return SQLITE_DATETIME % (*parts, value.microsecond)
+    return value.isoformat(" ", "microseconds")[:26]  # without the offset, +00:00
 
 
 def prepare(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Prepared:
@@ -249,7 +247,8 @@ class SqliteDriver:
         connection = self._connect()
         connection.execute("BEGIN IMMEDIATE")
         try:
-            ids = [_sqlite_insert(connection, index, item) for index, item in enumerate(inserts)]
+            cursor = connection.cursor()  # one for the batch: its rows run one after another
+            ids = [_sqlite_insert(cursor, index, item) for index, item in enumerate(inserts)]
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:  # a failed COMMIT leaves the transaction open
@@ -276,10 +275,10 @@ class SqliteDriver:
             self._connection = None
 
 
-def _sqlite_insert(connection: sqlite3.Connection, index: int, item: Insert) -> int | None:
+def _sqlite_insert(cursor: sqlite3.Cursor, index: int, item: Insert) -> int | None:
     prepared, params = item
     try:
-        row = connection.execute(prepared.one_sql, params).fetchone()
+        row = cursor.execute(prepared.one_sql, params).fetchone()
     except ROW_ERRORS_SQLITE as error:
         raise RowFailed(index, error) from error
     return None if row is None else int(row[0])

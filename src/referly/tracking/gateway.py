@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from referly.api.rate_limit import RateLimiter
 from referly.config import Settings
 from referly.db.engine import DATABASE_UNAVAILABLE
-from referly.domain.clicks import NewClick, hash_ip
+from referly.domain.clicks import hash_ip
 from referly.errors import NotFound, RateLimited, ReferlyError, ServiceUnavailable
 from referly.net import client_ip
 from referly.static.script import load_script
@@ -46,6 +46,7 @@ METHODS = {"settings": "GET", "clicks": "POST", "signups": "POST"}
 ACCEPTED = json_bytes({"status": 1})
 SETTINGS_HEADERS: Headers = [JSON_TYPE, (b"cache-control", b"public, max-age=300")]
 REPORT_HEADERS: Headers = [JSON_TYPE, (b"cache-control", b"no-store")]
+ACCEPTED_LENGTH = (b"content-length", str(len(ACCEPTED)).encode())
 MAX_REMEMBERED = 10_000  # client addresses and network hashes kept, per kind
 Answer = tuple[int, bytes, Headers]
 
@@ -65,6 +66,7 @@ class Tracking:
         # CPU, so both are remembered (bounded; forgotten all at once when full).
         self._clients: dict[tuple[Any, ...], tuple[str, bool]] = {}
         self._ip_hashes: dict[tuple[str, str], str | None] = {}
+        self._accepted: dict[bytes | None, Headers] = {}  # origin -> a 202's headers
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         origin = forwarded = None
@@ -81,6 +83,11 @@ class Tracking:
             log.warning("tracking: database error: %s", error.__class__.__name__)
             unavailable = ServiceUnavailable()
             status, body, headers = 503, error_body(unavailable), error_headers(unavailable)
+        if status == 202:  # a report's answer: always the same, per origin
+            headers = self._accepted_headers(origin)
+            await send({"type": "http.response.start", "status": 202, "headers": headers})
+            await send({"type": "http.response.body", "body": ACCEPTED})
+            return
         if status != 403:  # a refused origin is not told it may read the answer
             headers = [*headers, *cors_headers(origin)]
         await respond(send, status, body, headers)
@@ -109,21 +116,21 @@ class Tracking:
             return 200, program.settings_body, SETTINGS_HEADERS
         body = await read_body(scope, receive, self.settings.tracking_max_body_bytes)
         if action == "clicks":
-            await self._click(program, body, ip)
+            report = parse_click(body)
+            ip_hash = self._ip_hash(ip, program.public_id)
+            await self.store.record_click(program, report, ip_hash)
         else:
             await self.store.record_signup(program, parse_signup(body))
         return 202, ACCEPTED, REPORT_HEADERS
 
-    async def _click(self, program: PublicProgram, body: bytes, ip: str) -> None:
-        report = parse_click(body)
-        new = NewClick(
-            referral_key=report.referral_key,
-            landing_url=report.landing_url,
-            referrer=report.referrer,
-            visitor_id=report.visitor_id,
-            ip_hash=self._ip_hash(ip, program.public_id),
-        )
-        await self.store.record_click(program, new)
+    def _accepted_headers(self, origin: bytes | None) -> Headers:
+        """The headers of a 202 to a report, content length included (a copy: the server may
+        keep what it is given)."""
+        headers = self._accepted.get(origin)
+        if headers is None:
+            headers = [*REPORT_HEADERS, *cors_headers(origin), ACCEPTED_LENGTH]
+            _remember(self._accepted, origin, headers)
+        return list(headers)
 
     def _client(self, scope: Scope, forwarded: tuple[bytes, ...] | None) -> tuple[str, bool]:
         """The client's address (`referly.net.client_ip`) and whether it is a loopback one."""
@@ -147,9 +154,9 @@ class Tracking:
     def _limit(self, ip: str, loopback: bool, program: PublicProgram) -> None:
         if self.limiter is None or (loopback and not self.settings.tracking_limit_loopback):
             return
-        decision = self.limiter.take(f"{ip}|{program.id}")
-        if not decision.allowed:
-            raise RateLimited(decision.retry_after, limit_headers=decision.headers())
+        refused = self.limiter.spend(f"{ip}|{program.id}")
+        if refused is not None:
+            raise RateLimited(refused.retry_after, limit_headers=refused.headers())
 
 
 def _remember(memory: dict[Any, Any], key: Any, value: Any) -> None:

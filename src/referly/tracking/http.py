@@ -29,7 +29,12 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise BadRequest("The client went away")
-        body += message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
+        if not body and not message.get("more_body", False):  # all of it in one message
+            if len(chunk) > limit:
+                raise PayloadTooLarge()
+            return bytes(chunk)
+        body += chunk
         if len(body) > limit:
             raise PayloadTooLarge()
         if not message.get("more_body", False):

@@ -51,10 +51,12 @@ class ProgramCache:
         self._loading: dict[str, asyncio.Future[PublicProgram | None]] = {}
 
     async def get(self, public_id: str) -> PublicProgram | None:
-        if not PUBLIC_ID.match(public_id):
-            return None
-        public_id = public_id.upper()
-        cached = self._entries.get(public_id)
+        cached = self._entries.get(public_id)  # found: a valid id, already upper case
+        if cached is None:
+            if not PUBLIC_ID.match(public_id):
+                return None
+            public_id = public_id.upper()
+            cached = self._entries.get(public_id)
         if cached is not None and cached[0] > self._clock():
             return cached[1]
         loading = self._loading.get(public_id)

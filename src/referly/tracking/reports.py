@@ -29,7 +29,7 @@ MAX_DOMAINS = 10_000
 _domains: dict[str, bool] = {}  # domain -> whether `validate_email` accepts it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClickReport:
     referral_key: str
     landing_url: str | None
@@ -74,7 +74,14 @@ def parse_signup(body: bytes) -> SignupReport:
 
 def _object(body: bytes) -> dict[str, Any]:
     try:
-        parsed = json.loads(body)
+        # A body opening with `{` and no NUL next is UTF-8 to `json.loads` as well (no BOM,
+        # not UTF-16/32): decoded here the same way, without its detection.
+        text = (
+            body.decode("utf-8", "surrogatepass")
+            if body[:1] == b"{" and body[1:2] != b"\0"
+            else body
+        )
+        parsed = json.loads(text)
     except (ValueError, UnicodeDecodeError) as error:
         raise BadRequest("Malformed JSON body") from error
     if not isinstance(parsed, dict):
@@ -83,7 +90,11 @@ def _object(body: bytes) -> dict[str, Any]:
 
 
 def _pick(fields: dict[str, Any], *names: str) -> Any:
-    return next((fields[n] for n in names if fields.get(n) is not None), None)
+    for name in names:
+        value = fields.get(name)
+        if value is not None:
+            return value
+    return None
 
 
 def _invalid(field: str, problem: str) -> ValidationFailed:

@@ -17,11 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from referly.db.group_commit import GroupCommitWriter, RowStatement
 from referly.db.models import Click, Customer, Program
 from referly.db.types import UTCDateTime, utcnow
-from referly.domain.clicks import NewClick
 from referly.domain.customers import SELF_REFERRAL
 from referly.domain.keys import normalize_email, normalize_key
 from referly.tracking.programs import PublicProgram
-from referly.tracking.reports import SignupReport
+from referly.tracking.reports import ClickReport, SignupReport
 
 # The referral key's link in the program, the same lookup as `resolve_referral_key`.
 LINK_OF_KEY = "l.program_id = :program_id AND l.key_ci = :key_ci"
@@ -146,17 +145,20 @@ class TrackingStore:
             program = await session.scalar(select(Program).where(Program.public_id == public_id))
             return PublicProgram.of(program) if program is not None else None
 
-    async def record_click(self, program: PublicProgram, new: NewClick) -> None:
-        """A row for a known key, none for an unknown one; committed when this returns."""
+    async def record_click(
+        self, program: PublicProgram, report: ClickReport, ip_hash: str | None
+    ) -> None:
+        """A row for a known key, none for an unknown one; committed when this returns.
+        `ip_hash` is the client's network (`domain.clicks.hash_ip`)."""
         await self.writer.execute(
             CLICK,
             {
                 "program_id": program.id,
-                "key_ci": normalize_key(new.referral_key),
-                "landing_url": new.landing_url,
-                "referrer": new.referrer,
-                "visitor_id": new.visitor_id,
-                "ip_hash": new.ip_hash,
+                "key_ci": normalize_key(report.referral_key),
+                "landing_url": report.landing_url,
+                "referrer": report.referrer,
+                "visitor_id": report.visitor_id,
+                "ip_hash": ip_hash,
                 "created_at": utcnow(),
             },
         )
