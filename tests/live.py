@@ -2,19 +2,12 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from referly.processes import free_port, stop, wait_until_answering
 
 
 @dataclass
@@ -38,11 +31,7 @@ class LiveServer:
         return dict(json.loads(done.stdout))
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process, timeout=10)
 
 
 def start_live_server(database_url: str, log_dir: Path) -> LiveServer:
@@ -57,15 +46,5 @@ def start_live_server(database_url: str, log_dir: Path) -> LiveServer:
             stderr=subprocess.STDOUT,
         )
     server = LiveServer(f"http://127.0.0.1:{port}", database_url, process, log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"referly serve exited: {log_path.read_text()}")
-        try:
-            urllib.request.urlopen(f"{server.url}/v1/test", timeout=1)
-        except urllib.error.HTTPError:
-            return server  # 401 means it is up
-        except OSError:
-            time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"referly serve did not start: {log_path.read_text()}")
+    wait_until_answering(process, f"{server.url}/v1/test", "referly serve", log_path, timeout=30)
+    return server

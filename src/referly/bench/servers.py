@@ -1,27 +1,19 @@
 """Start the servers under test as a user would, pinned to one CPU, and watch their memory."""
 
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-# Rate limits high enough never to answer 429 to the load generator, yet still checked on every
-# request as for real clients (loopback included), so their cost is part of the measurement.
-UNREACHED = str(10**9)
-BENCH_SETTINGS = {
-    "REFERLY_API_RATE_LIMIT_PER_MINUTE": UNREACHED,
-    "REFERLY_API_RATE_LIMIT_BURST": UNREACHED,
-    "REFERLY_TRACKING_RATE_PER_MINUTE": UNREACHED,
-    "REFERLY_TRACKING_RATE_BURST": UNREACHED,
-    "REFERLY_TRACKING_LIMIT_LOOPBACK": "true",
-}
+from referly.processes import UNREACHED_RATE_LIMITS, free_port, stop, wait_until_answering
+
+# Rate limits never met, yet checked on every request as for real clients (loopback included),
+# so their cost is part of the measurement.
+BENCH_SETTINGS = {**UNREACHED_RATE_LIMITS, "REFERLY_TRACKING_LIMIT_LOOPBACK": "true"}
 
 
 @dataclass(frozen=True)
@@ -41,12 +33,6 @@ class Cpus:
     @property
     def pinned(self) -> bool:
         return self.server is not None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -70,29 +56,11 @@ class Server:
         self.stop()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
 
     def wait_ready(self, probe: str, timeout: float = 60) -> None:
         """Until `probe` answers at all (any status: a 401 means the server is up)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log_path.read_text()}")
-            try:
-                urllib.request.urlopen(self.url + probe, timeout=1).close()
-                return
-            except urllib.error.HTTPError:
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not start:\n{self.log_path.read_text()}")
+        wait_until_answering(self.process, self.url + probe, self.name, self.log_path, timeout)
 
 
 def _spawn(

@@ -9,11 +9,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
+
+from referly.processes import free_port, log_tail
 
 BIN_DIR_ENV = "REFERLY_POSTGRES_BIN_DIR"
 SERVICE_USER = "postgres"
@@ -36,12 +37,6 @@ def find_bin_dir() -> Path:
 
 def _version(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in name.split(".") if part.isdigit())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PrivateCluster:
@@ -88,9 +83,7 @@ class PrivateCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def log_tail(self, lines: int = 20) -> str:
-        if not self.log.exists():
-            return ""
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return log_tail(self.log, lines)
 
     def __enter__(self) -> "PrivateCluster":
         return self

@@ -5,22 +5,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from referly.faults.cluster import free_port
+from referly.processes import (
+    UNREACHED,
+    UNREACHED_RATE_LIMITS,
+    free_port,
+    log_tail,
+    stop,
+    wait_until_answering,
+)
 
 # Limits high enough that the load is never answered 429: refusals are allowed by the audit,
 # but a run made mostly of them would prove little.
-UNREACHED = str(10**9)
 SERVER_SETTINGS = {
-    "REFERLY_API_RATE_LIMIT_PER_MINUTE": UNREACHED,
-    "REFERLY_API_RATE_LIMIT_BURST": UNREACHED,
-    "REFERLY_TRACKING_RATE_PER_MINUTE": UNREACHED,
-    "REFERLY_TRACKING_RATE_BURST": UNREACHED,
+    **UNREACHED_RATE_LIMITS,
     "REFERLY_API_AUTH_FAILURES_PER_MINUTE": UNREACHED,
     "REFERLY_LOG_LEVEL": "warning",
 }
@@ -59,18 +59,11 @@ class ServerProcess:
         self.kills += 1
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.process is not None:
+            stop(self.process)
 
     def log_tail(self, lines: int = 30) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def __enter__(self) -> "ServerProcess":
         return self
@@ -86,16 +79,5 @@ class ServerProcess:
     def _wait_ready(self) -> None:
         """Until the API answers at all: a 401 for no token means it is serving."""
         assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"referly serve exited:\n{self.log_tail()}")
-            try:
-                urllib.request.urlopen(f"{self.url}/v1/customers", timeout=2).close()
-                return
-            except urllib.error.HTTPError:
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"referly serve did not start:\n{self.log_tail()}")
+        url = f"{self.url}/v1/customers"
+        wait_until_answering(self.process, url, "referly serve", self.log_path, START_TIMEOUT)
