@@ -394,6 +394,38 @@ async def test_a_row_statement_the_database_refuses_fails_alone(
     assert await count(app, clicks, seeded.program_id) == 2
 
 
+@pytest.mark.only_backend("sqlite")
+async def test_on_sqlite_rows_of_one_shape_share_one_statement_per_chunk(
+    app: FastAPI, writer: GroupCommitWriter, seeded: Seeded
+) -> None:
+    """Not one INSERT per row: a batch's rows go in a few multi-row statements, and each call
+    still learns its own row's id (or that its key made none)."""
+    key = await partner_key(app, seeded)
+    await writer.execute(CLICK_OF_KEY, keyed_click(seeded, key, 0))  # the connection is open
+    connection = writer.driver._connection  # type: ignore[attr-defined]
+    executed: list[str] = []
+    connection.set_trace_callback(executed.append)
+    keys = [key if n % 4 else "nobody" for n in range(1, 301)]
+    batches_before = writer.stats.batches
+    try:
+        results = await asyncio.gather(
+            *(
+                writer.execute(CLICK_OF_KEY, keyed_click(seeded, k, n))
+                for n, k in enumerate(keys, 1)
+            )
+        )
+    finally:
+        connection.set_trace_callback(None)
+    inserts = [statement for statement in executed if "INSERT INTO" in statement]
+    batches = writer.stats.batches - batches_before
+    assert len(inserts) <= batches * 8 < 300 / 4  # at most one per power of two per batch
+    async with app.state.sessionmaker() as session:
+        rows = (await session.execute(select(Click.visitor_id, Click.id))).all()
+    stored = {visitor: id_ for visitor, id_ in rows}
+    for n, (k, result) in enumerate(zip(keys, results, strict=True), 1):
+        assert result.id == (stored[f"v{n}"] if k == key else None)
+
+
 def test_a_row_statement_must_declare_exactly_the_parameters_it_uses() -> None:
     with pytest.raises(ValueError, match="parameters"):
         RowStatement(

@@ -1,6 +1,6 @@
 """The ceiling: a bare ASGI app answering 204 to everything, served exactly as `referly serve`
-serves Referly (same uvicorn options, loop and HTTP implementation), so the ratio of a path to
-it measures what Referly itself costs.
+serves Referly (`referly.server.serve`: same uvicorn options, loop and HTTP protocol), so the
+ratio of a path to it measures what Referly itself costs.
 
 Run: `python -m referly.bench.ceiling --port 8001 [--log-level warning]`."""
 
@@ -8,7 +8,7 @@ import argparse
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import uvicorn
+from referly.server import serve
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -43,15 +43,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--log-level", default="info")
     options = parser.parse_args()
-    # The same options `referly serve` passes to uvicorn.
-    uvicorn.run(
-        app,
-        host=options.host,
-        port=options.port,
-        log_level=options.log_level,
-        proxy_headers=False,
-        server_header=False,
-    )
+    serve(app, options.host, options.port, options.log_level)  # as `referly serve` does
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class Fixture:
 
 
 TEXT_PLAIN = {"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://shop.example"}
+BROWSER_GET = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate, br, zstd"}
 API = {
     "Authorization": "Bearer $token",
     "Accept": "application/json",
@@ -100,6 +101,7 @@ PATHS: dict[str, BenchPath] = {
             name="universal-js",
             method="GET",
             path="/js/universal.js?v1763900",
+            headers=BROWSER_GET,  # as a page's <script> fetches it: the gzipped variant
             target=Target(min_ratio=0.70, max_p99_ms=10),
         ),
         # Reference points, not in the default set: an authenticated read, and a REST create.

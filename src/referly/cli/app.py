@@ -3,8 +3,8 @@
 from typing import Annotated
 
 import typer
-import uvicorn
 
+from referly import server
 from referly.bench.cli import bench
 from referly.cli import clicks, customers, partners, programs, tokens
 from referly.cli.output import JsonFlag, emit
@@ -38,14 +38,7 @@ def serve(
     upgrade_database(settings)
     url = f"http://{host}:{port}"
     emit({"url": url, "database": _redacted(settings.database_url)}, as_json, f"Referly on {url}")
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        proxy_headers=False,
-        server_header=False,
-    )
+    server.serve(create_app(settings), host, port, settings.log_level)
 
 
 @app.command()

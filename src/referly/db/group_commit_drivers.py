@@ -30,7 +30,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +57,10 @@ CONNECTION_ERRORS_POSTGRES = (
 # batch goes in as one statement. After a longer pause, BEGIN goes first, so a connection broken
 # meanwhile (a server restart) is found before anything is written and replaced.
 IDLE_SECONDS = 1.0
+# Rows per SQLite statement, at most: a power of two. 128 rows of 16 parameters stay far below
+# SQLite's limit on parameters (32766).
+SQLITE_MAX_CHUNK = 128
+SQLITE_CACHED_STATEMENTS = 256  # per shape: one statement per chunk size, and the one-row form
 PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
@@ -71,6 +75,52 @@ class Prepared:
     # True: `bulk_sql` returns one row per input, in input order, holding the new id or NULL.
     # False: it returns `id, <columns>` per inserted row, matched to the inputs by value.
     bulk_in_order: bool = False
+    sqlite_bulk: "SqliteBulk | None" = None  # many rows in one statement on SQLite
+
+
+@dataclass(frozen=True, eq=False)
+class SqliteBulk:
+    """Rows of one shape as ONE statement on SQLite, in chunks of a power of two rows (so a
+    shape compiles to a few statements, each prepared once).
+
+    Each row carries its id: the table's largest id so far plus its place (the batch holds the
+    write lock, so nothing else inserts meanwhile). The statement has no RETURNING: it inserts
+    every row it can, and the connection's change count says how many it did; only when that
+    is fewer than the chunk's rows does one query read back which of the chunk's ids exist.
+    So a chunk costs one or two steps of the database, not one per row plus one per returned
+    id; and every step is a hop of the GIL to the event loop's thread and back."""
+
+    last_id_sql: str  # the table's largest id, 0 when empty
+    inserted_sql: str  # the ids present between two ids, as one comma-separated text
+    head: str  # before the rows
+    row: str  # one row's placeholders: its id, then its parameters
+    tail: str  # after the rows
+    _by_size: dict[int, str] = field(default_factory=dict)
+
+    def sql(self, rows: int) -> str:
+        found = self._by_size.get(rows)
+        if found is None:
+            found = self._by_size[rows] = self.head + ", ".join([self.row] * rows) + self.tail
+        return found
+
+
+def _sqlite_bulk(
+    table: Table, dialect: Dialect, head: str, width: int, tail: str
+) -> "SqliteBulk | None":
+    """The bulk form for a table whose key is an integer rowid filled by SQLite; None for
+    other tables (their rows go in one by one)."""
+    (primary_key,) = table.primary_key.columns
+    if not isinstance(primary_key.type, Integer) or primary_key.autoincrement is False:
+        return None
+    quote = dialect.identifier_preparer.quote
+    key, name = quote(primary_key.name), quote(table.name)
+    return SqliteBulk(
+        last_id_sql=f"SELECT coalesce(max({key}), 0) FROM {name}",
+        inserted_sql=f"SELECT group_concat({key}) FROM {name} WHERE {key} BETWEEN ? AND ?",
+        head=head,
+        row="(" + ", ".join("?" * (width + 1)) + ")",
+        tail=tail,
+    )
 
 
 Insert = tuple[Prepared, tuple[Any, ...]]
@@ -153,7 +203,13 @@ def prepare(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Prepare
     processors = tuple(_bind_processor(t, dialect) for t in types)
     if dialect.name == "sqlite":
         marks = ", ".join("?" * len(columns))
-        return Prepared(columns, f"{head}VALUES ({marks}){tail}", None, processors)
+        many = None
+        if primary_key.name not in columns:
+            key = quote(primary_key.name)
+            many_head = f"INSERT INTO {quote(table.name)} ({key}, {names}) VALUES "
+            many = _sqlite_bulk(table, dialect, many_head, len(columns), " ON CONFLICT DO NOTHING")
+        one_sql = f"{head}VALUES ({marks}){tail}"
+        return Prepared(columns, one_sql, None, processors, sqlite_bulk=many)
     marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
     one = f"{head}VALUES ({marks}){tail}"
     arrays = ", ".join(f"${n}::{t.compile(dialect=dialect)}[]" for n, t in enumerate(types, 1))
@@ -201,9 +257,22 @@ def prepare_row_statement(statement: RowStatement, dialect: Dialect) -> Prepared
         return values, render(statement.source, mark), render(statement.where, mark)
 
     if dialect.name == "sqlite":
-        values, source, where = query(lambda n: f"?{n + 1}")
+        values, source, where_one = query(lambda n: f"?{n + 1}")
         one = f"INSERT INTO {quote(table.name)} ({columns}) SELECT {values} FROM {source} "
-        return Prepared(statement.columns, f"{one}WHERE {where} {tail}", None, processors)
+        # Many rows: the rows are a table of values, `input`, joined to the statement's source.
+        fields = ", ".join(f"p_{name}" for name in names)
+        bulk_head = f"WITH input(new_id, {fields}) AS (VALUES "
+        values, source, where = query(lambda n: f"input.p_{names[n]}")
+        bulk_tail = (
+            f") INSERT INTO {quote(table.name)} ({key}, {columns}) "
+            f"SELECT input.new_id, {values} FROM input, {source} WHERE {where} "
+            "ORDER BY input.new_id ON CONFLICT DO NOTHING"
+        )
+        many = None
+        if primary_key.name not in statement.columns:
+            many = _sqlite_bulk(table, dialect, bulk_head, len(names), bulk_tail)
+        one_sql = f"{one}WHERE {where_one} {tail}"
+        return Prepared(statement.columns, one_sql, None, processors, sqlite_bulk=many)
     casts = [t.compile(dialect=dialect) for t in types]
     values, source, where = query(lambda n: f"${n + 1}::{casts[n]}")
     one = f"INSERT INTO {quote(table.name)} ({columns}) SELECT {values} FROM {source} "
@@ -247,8 +316,7 @@ class SqliteDriver:
         connection = self._connect()
         connection.execute("BEGIN IMMEDIATE")
         try:
-            cursor = connection.cursor()  # one for the batch: its rows run one after another
-            ids = [_sqlite_insert(cursor, index, item) for index, item in enumerate(inserts)]
+            ids = _sqlite_batch(connection, inserts)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:  # a failed COMMIT leaves the transaction open
@@ -258,7 +326,12 @@ class SqliteDriver:
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            connection = sqlite3.connect(
+                self._path,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=SQLITE_CACHED_STATEMENTS,
+            )
             for pragma in (
                 "journal_mode=WAL",
                 "synchronous=FULL",
@@ -273,6 +346,59 @@ class SqliteDriver:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _sqlite_batch(connection: sqlite3.Connection, inserts: Sequence[Insert]) -> list[int | None]:
+    """Every insert of the batch, in the open transaction: rows of one shape together (one
+    statement per chunk, `SqliteBulk`), the others one by one."""
+    ids: list[int | None] = [None] * len(inserts)
+    cursor = connection.cursor()  # one for the batch: its statements run one after another
+    for prepared, indexes in _by_shape(inserts).items():
+        bulk = prepared.sqlite_bulk
+        if bulk is None or len(indexes) == 1:
+            for index in indexes:
+                ids[index] = _sqlite_insert(cursor, index, inserts[index])
+            continue
+        last_id = int(cursor.execute(bulk.last_id_sql).fetchone()[0])
+        start = 0
+        while start < len(indexes):
+            size = _chunk_size(len(indexes) - start)
+            chunk = indexes[start : start + size]
+            start += size
+            first = last_id + 1
+            params = [v for n, i in enumerate(chunk, first) for v in (n, *inserts[i][1])]
+            changes = connection.total_changes
+            try:
+                cursor.execute(bulk.sql(size), params)
+            except ROW_ERRORS_SQLITE:
+                # The statement undid itself; one by one names the row that fails.
+                for index in chunk:
+                    ids[index] = _sqlite_insert(cursor, index, inserts[index])
+                last_id = int(cursor.execute(bulk.last_id_sql).fetchone()[0])
+                continue
+            last_id = first + size - 1
+            if connection.total_changes - changes == size:
+                for n, index in enumerate(chunk, first):
+                    ids[index] = n
+                continue
+            found = cursor.execute(bulk.inserted_sql, (first, last_id)).fetchone()[0]
+            made = {int(id_) for id_ in found.split(",")} if found else set()
+            for n, index in enumerate(chunk, first):
+                ids[index] = n if n in made else None
+    return ids
+
+
+def _by_shape(inserts: Sequence[Insert]) -> dict[Prepared, list[int]]:
+    """The inputs' indexes by statement, in the order the statements first appear."""
+    groups: dict[Prepared, list[int]] = defaultdict(list)
+    for index, (prepared, _params) in enumerate(inserts):
+        groups[prepared].append(index)
+    return groups
+
+
+def _chunk_size(rows: int) -> int:
+    """The largest power of two that is at most `rows` and `SQLITE_MAX_CHUNK`."""
+    return min(SQLITE_MAX_CHUNK, 1 << (rows.bit_length() - 1))
 
 
 def _sqlite_insert(cursor: sqlite3.Cursor, index: int, item: Insert) -> int | None:
@@ -379,11 +505,8 @@ async def _postgres_bulk(
     connection: asyncpg.Connection, inserts: Sequence[Insert]
 ) -> list[int | None]:
     """One statement per (table, columns) group, in the order the groups first appear."""
-    groups: dict[Prepared, list[int]] = defaultdict(list)
-    for index, (prepared, _params) in enumerate(inserts):
-        groups[prepared].append(index)
     ids: list[int | None] = [None] * len(inserts)
-    for prepared, indexes in groups.items():
+    for prepared, indexes in _by_shape(inserts).items():
         if len(indexes) == 1:
             ids[indexes[0]] = await _postgres_one(connection, indexes[0], inserts[indexes[0]])
             continue
