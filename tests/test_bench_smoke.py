@@ -105,10 +105,12 @@ def test_each_request_of_a_creating_path_gets_a_new_key() -> None:
     fixture = Fixture(public_id="AB12CD34", partner_key="jane", token="rfl_x_y")
     script = lua_script(PATHS["js-signup"], fixture)
     assert "function request()" in script
-    assert '"partner\\":{\\"key\\":\\"jane\\"}}}"' in script
+    assert '"partner\\":{\\"key\\":\\"jane\\"}},\\"visitor\\":\\"s-"' in script
     assert "$unique" not in script and "$partner_key" not in script
-    static = lua_script(PATHS["click"], fixture)
-    assert "function request()" not in static and "jane" in static
+    click = lua_script(PATHS["click"], fixture)  # a new visitor on every landing, as for real
+    assert "function request()" in click and "jane" in click and "$unique" not in click
+    static = lua_script(PATHS["universal-js"], fixture)
+    assert "function request()" not in static
     assert 'wrk.headers["Authorization"] = "Bearer rfl_x_y"' in lua_script(
         PATHS["api-customer"], fixture
     )

@@ -187,6 +187,22 @@ async def test_a_failed_commit_fails_every_row_of_its_batch(
     assert not (await writer.insert(probe, {"parent_id": None})).duplicate  # writer goes on
 
 
+# A table whose inserts a trigger copies to another table.
+audited_metadata = MetaData()
+audited = Table(
+    "group_commit_audited",
+    audited_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(20), unique=True),
+)
+audit = Table(
+    "group_commit_audit",
+    audited_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("audited_id", Integer),
+)
+
+
 async def create_probe(app: FastAPI) -> None:
     async with app.state.engine.begin() as connection:
         await connection.run_sync(probe_metadata.create_all)
@@ -424,6 +440,29 @@ async def test_on_sqlite_rows_of_one_shape_share_one_statement_per_chunk(
     stored = {visitor: id_ for visitor, id_ in rows}
     for n, (k, result) in enumerate(zip(keys, results, strict=True), 1):
         assert result.id == (stored[f"v{n}"] if k == key else None)
+
+
+@pytest.mark.only_backend("sqlite")
+async def test_on_sqlite_rows_a_trigger_adds_do_not_count_as_inserted(
+    app: FastAPI, writer: GroupCommitWriter
+) -> None:
+    """Which rows a multi-row statement inserted comes from its own row count: a trigger's
+    rows elsewhere must not make duplicates look inserted."""
+    async with app.state.engine.begin() as connection:
+        await connection.run_sync(audited_metadata.create_all)
+        await connection.execute(
+            text(
+                "CREATE TRIGGER IF NOT EXISTS audited_insert AFTER INSERT ON group_commit_audited "
+                "BEGIN INSERT INTO group_commit_audit (audited_id) VALUES (new.id); END"
+            )
+        )
+    await writer.insert(audited, {"name": "warm"})  # the connection is open
+    names = ["x", "x", "x", "y"]  # 2 rows inserted + 2 trigger rows = 4 changes
+    results = await asyncio.gather(*(writer.insert(audited, {"name": n}) for n in names))
+    assert [result.duplicate for result in results] == [False, True, True, False]
+    async with app.state.sessionmaker() as session:
+        stored = dict((await session.execute(select(audited.c.name, audited.c.id))).all())
+    assert {"x": results[0].id, "y": results[3].id}.items() <= stored.items()
 
 
 def test_a_row_statement_must_declare_exactly_the_parameters_it_uses() -> None:

@@ -4,6 +4,7 @@ nothing and are answered the same."""
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -255,3 +256,43 @@ async def test_a_signup_flood_from_one_ip_is_throttled(settings: Settings, cast:
         response = await report(neighbour, cast.alice.public_id, "signups", signup(99))
         assert response.status_code == 202
         assert len(await customers_of(app, cast.alice.public_id)) == 6
+
+
+@pytest.mark.only_backend("sqlite")
+async def test_the_visitors_click_is_found_through_the_link_and_visitor_index(
+    app: FastAPI,
+) -> None:
+    """A busy partner has hundreds of thousands of clicks: the sign-up's look-up of the
+    visitor's click must go through (referral_link_id, visitor_id), never walk the partner's
+    clicks (ix_clicks_partner_id, which SQLite picks when the partner check is an index key)."""
+    from referly.db.group_commit_drivers import SqliteDriver, prepare_row_statement
+    from referly.domain.clicks import find_click_id
+    from referly.tracking.store import SIGNUP_FIRST_CLICK, SIGNUP_LAST_CLICK
+
+    plans: list[str] = []
+    async with app.state.engine.connect() as connection:
+        for statement in (SIGNUP_FIRST_CLICK, SIGNUP_LAST_CLICK):
+            prepared = prepare_row_statement(statement, SqliteDriver.dialect)
+            assert prepared.sqlite_bulk is not None
+            for sql in (prepared.one_sql, prepared.sqlite_bulk.sql(2)):
+                marks = sql.count("?") if "VALUES" in sql else len(statement.params)
+                found = await connection.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + sql, tuple([None] * marks)
+                )
+                plans.append(" / ".join(row[3] for row in found))
+        captured: list[str] = []
+
+        class Session:  # what find_click_id needs of a session: scalar(statement)
+            async def scalar(self, statement: Any) -> None:
+                compiled = statement.compile(
+                    app.state.engine.sync_engine, compile_kwargs={"literal_binds": True}
+                )
+                captured.append(str(compiled))
+                found = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled))
+                plans.append(" / ".join(row[3] for row in found))
+
+        await find_click_id(Session(), 1, 2, "visitor1", first=False)  # type: ignore[arg-type]
+    assert len(plans) == 5 and captured
+    for plan in plans:
+        assert "ix_clicks_referral_link_id_visitor_id" in plan, plan
+        assert "ix_clicks_partner_id" not in plan, plan

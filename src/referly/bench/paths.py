@@ -68,7 +68,7 @@ PATHS: dict[str, BenchPath] = {
             headers=TEXT_PLAIN,
             body=(
                 '{"key":"$partner_key","url":"https://shop.example/pricing?aff=$partner_key",'
-                '"referrer":"https://blog.example/review"}'
+                '"referrer":"https://blog.example/review","visitor":"c-$unique"}'
             ),
             table="clicks",
             target=Target(min_ratio=0.30, max_p99_ms=25),
@@ -80,7 +80,7 @@ PATHS: dict[str, BenchPath] = {
             headers=TEXT_PLAIN,
             body=(
                 '{"data":{"key":"js-$unique","name":"Bench","email":"js-$unique@example.com",'
-                '"partner":{"key":"$partner_key"}}}'
+                '"partner":{"key":"$partner_key"}},"visitor":"s-$unique"}'
             ),
             table="customers",
             target=Target(min_ratio=0.20, max_p99_ms=30),

@@ -85,8 +85,8 @@ class SqliteBulk:
 
     Each row carries its id: the table's largest id so far plus its place (the batch holds the
     write lock, so nothing else inserts meanwhile). The statement has no RETURNING: it inserts
-    every row it can, and the connection's change count says how many it did; only when that
-    is fewer than the chunk's rows does one query read back which of the chunk's ids exist.
+    every row it can, and its row count says how many it did; only when that is fewer than
+    the chunk's rows does one query read back which of the chunk's ids exist.
     So a chunk costs one or two steps of the database, not one per row plus one per returned
     id; and every step is a hop of the GIL to the event loop's thread and back."""
 
@@ -259,14 +259,15 @@ def prepare_row_statement(statement: RowStatement, dialect: Dialect) -> Prepared
     if dialect.name == "sqlite":
         values, source, where_one = query(lambda n: f"?{n + 1}")
         one = f"INSERT INTO {quote(table.name)} ({columns}) SELECT {values} FROM {source} "
-        # Many rows: the rows are a table of values, `input`, joined to the statement's source.
-        fields = ", ".join(f"p_{name}" for name in names)
-        bulk_head = f"WITH input(new_id, {fields}) AS (VALUES "
-        values, source, where = query(lambda n: f"input.p_{names[n]}")
+        # Many rows: the rows are a table of values, `input` (its columns are SQLite's
+        # `column1`, `column2`, ...: the new id, then the parameters), joined to the source.
+        values, source, where = query(lambda n: f"input.column{n + 2}")
+        bulk_head = (
+            f"INSERT INTO {quote(table.name)} ({key}, {columns}) "
+            f"SELECT input.column1, {values} FROM (VALUES "
+        )
         bulk_tail = (
-            f") INSERT INTO {quote(table.name)} ({key}, {columns}) "
-            f"SELECT input.new_id, {values} FROM input, {source} WHERE {where} "
-            "ORDER BY input.new_id ON CONFLICT DO NOTHING"
+            f") AS input, {source} WHERE {where} ORDER BY input.column1 ON CONFLICT DO NOTHING"
         )
         many = None
         if primary_key.name not in statement.columns:
@@ -367,7 +368,6 @@ def _sqlite_batch(connection: sqlite3.Connection, inserts: Sequence[Insert]) -> 
             start += size
             first = last_id + 1
             params = [v for n, i in enumerate(chunk, first) for v in (n, *inserts[i][1])]
-            changes = connection.total_changes
             try:
                 cursor.execute(bulk.sql(size), params)
             except ROW_ERRORS_SQLITE:
@@ -377,7 +377,7 @@ def _sqlite_batch(connection: sqlite3.Connection, inserts: Sequence[Insert]) -> 
                 last_id = int(cursor.execute(bulk.last_id_sql).fetchone()[0])
                 continue
             last_id = first + size - 1
-            if connection.total_changes - changes == size:
+            if cursor.rowcount == size:  # the rows this statement inserted (not a trigger's)
                 for n, index in enumerate(chunk, first):
                     ids[index] = n
                 continue
