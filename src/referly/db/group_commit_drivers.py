@@ -104,14 +104,20 @@ class SqliteBulk:
         return found
 
 
-def _sqlite_bulk(
-    table: Table, dialect: Dialect, head: str, width: int, tail: str
-) -> "SqliteBulk | None":
-    """The bulk form for a table whose key is an integer rowid filled by SQLite; None for
-    other tables (their rows go in one by one)."""
+def _fills_own_key(table: Table, given: tuple[str, ...]) -> bool:
+    """Whether the database numbers the table's rows (an integer key, not given by the rows)."""
     (primary_key,) = table.primary_key.columns
-    if not isinstance(primary_key.type, Integer) or primary_key.autoincrement is False:
+    serial = isinstance(primary_key.type, Integer) and primary_key.autoincrement is not False
+    return serial and primary_key.name not in given
+
+
+def _sqlite_bulk(
+    table: Table, dialect: Dialect, given: tuple[str, ...], head: str, width: int, tail: str
+) -> "SqliteBulk | None":
+    """The bulk form when SQLite numbers the rows; None otherwise (rows go in one by one)."""
+    if not _fills_own_key(table, given):
         return None
+    (primary_key,) = table.primary_key.columns
     quote = dialect.identifier_preparer.quote
     key, name = quote(primary_key.name), quote(table.name)
     return SqliteBulk(
@@ -203,18 +209,16 @@ def prepare(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Prepare
     processors = tuple(_bind_processor(t, dialect) for t in types)
     if dialect.name == "sqlite":
         marks = ", ".join("?" * len(columns))
-        many = None
-        if primary_key.name not in columns:
-            key = quote(primary_key.name)
-            many_head = f"INSERT INTO {quote(table.name)} ({key}, {names}) VALUES "
-            many = _sqlite_bulk(table, dialect, many_head, len(columns), " ON CONFLICT DO NOTHING")
+        key = quote(primary_key.name)
+        many_head = f"INSERT INTO {quote(table.name)} ({key}, {names}) VALUES "
+        many_tail = " ON CONFLICT DO NOTHING"
+        many = _sqlite_bulk(table, dialect, columns, many_head, len(columns), many_tail)
         one_sql = f"{head}VALUES ({marks}){tail}"
         return Prepared(columns, one_sql, None, processors, sqlite_bulk=many)
     marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
     one = f"{head}VALUES ({marks}){tail}"
     arrays = ", ".join(f"${n}::{t.compile(dialect=dialect)}[]" for n, t in enumerate(types, 1))
-    serial = isinstance(primary_key.type, Integer) and primary_key.autoincrement is not False
-    if primary_key.name in columns or not serial:
+    if not _fills_own_key(table, columns):
         bulk = f"{head}SELECT * FROM unnest({arrays}){tail}, {names}"
         return Prepared(columns, one, bulk, processors)
     # Ids from the table's sequence up front, as for row statements: the answer is in input
@@ -269,9 +273,7 @@ def prepare_row_statement(statement: RowStatement, dialect: Dialect) -> Prepared
         bulk_tail = (
             f") AS input, {source} WHERE {where} ORDER BY input.column1 ON CONFLICT DO NOTHING"
         )
-        many = None
-        if primary_key.name not in statement.columns:
-            many = _sqlite_bulk(table, dialect, bulk_head, len(names), bulk_tail)
+        many = _sqlite_bulk(table, dialect, statement.columns, bulk_head, len(names), bulk_tail)
         one_sql = f"{one}WHERE {where_one} {tail}"
         return Prepared(statement.columns, one_sql, None, processors, sqlite_bulk=many)
     casts = [t.compile(dialect=dialect) for t in types]
