@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from referly.processes import free_port, stop, wait_until_answering
+from tools.processes import free_port, stop, wait_until_answering
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""`referly bench --smoke`: the real command, real servers, real wrk, on both databases. Speed
-is not judged here (shared machines cannot); that every path answers 2xx and that each 2xx
-answer left exactly one row is."""
+"""`scripts/bench --smoke` (`python -m tools.bench`): the real command, real servers, real
+wrk, on both databases. Speed is not judged here (shared machines cannot); that every path
+answers 2xx and that each 2xx answer left exactly one row is."""
 
 import json
 import os
@@ -10,16 +10,16 @@ import sys
 import httpx
 import pytest
 
-from referly.bench.ceiling import app as ceiling_app
-from referly.bench.paths import CEILING, DEFAULT_PATHS, PATHS, Fixture
-from referly.bench.runner import PathResult
-from referly.bench.wrk import LoadResult, lua_script, parse_result
 from tests.conftest import POSTGRES_URL
+from tools.bench.ceiling import app as ceiling_app
+from tools.bench.paths import CEILING, DEFAULT_PATHS, PATHS, Fixture
+from tools.bench.runner import PathResult
+from tools.bench.wrk import LoadResult, lua_script, parse_result
 
 
 def run_smoke(database: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "REFERLY_BENCH_POSTGRES_URL": POSTGRES_URL}
-    command = [sys.executable, "-m", "referly", "bench", "--smoke", "--databases", database]
+    command = [sys.executable, "-m", "tools.bench", "--smoke", "--databases", database]
     return subprocess.run(
         [*command, "--json"], env=env, capture_output=True, text=True, timeout=300
     )
@@ -46,7 +46,7 @@ def test_smoke_mode_passes_on_every_path(database: str, request: pytest.FixtureR
 
 
 def test_the_table_shows_the_ceiling_and_each_path_and_says_checks_passed() -> None:
-    command = [sys.executable, "-m", "referly", "bench", "--smoke", "--databases", "sqlite"]
+    command = [sys.executable, "-m", "tools.bench", "--smoke", "--databases", "sqlite"]
     done = subprocess.run(
         [*command, "--paths", "api-test"], capture_output=True, text=True, timeout=300
     )
@@ -60,7 +60,7 @@ def test_the_table_shows_the_ceiling_and_each_path_and_says_checks_passed() -> N
 
 def test_an_unknown_path_name_is_refused() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "referly", "bench", "--smoke", "--paths", "nope"],
+        [sys.executable, "-m", "tools.bench", "--smoke", "--paths", "nope"],
         capture_output=True,
         text=True,
         timeout=60,

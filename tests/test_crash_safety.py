@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from referly.faults.audit import audit
-from referly.faults.cluster import ClusterUnavailable, find_bin_dir
-from referly.faults.load import CLICK, CREATE, SIGNUP, Attempt
-from referly.faults.report import details, table
-from referly.faults.scenario import DATABASES, KILL, OUTAGE, Plan, RunResult, run
 from tests.conftest import IN_CI
+from tools.faults.audit import audit
+from tools.faults.cluster import ClusterUnavailable, find_bin_dir
+from tools.faults.load import CLICK, CREATE, SIGNUP, Attempt
+from tools.faults.report import details, table
+from tools.faults.scenario import DATABASES, KILL, OUTAGE, Plan, RunResult, run
 
 SHORT = Plan(seconds=4.0, kills=2, outages=1, outage_seconds=1.0, concurrency=8)
 

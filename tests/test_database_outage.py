@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from referly.faults.cluster import ClusterUnavailable, PrivateCluster
-from referly.faults.load import Target
-from referly.faults.scenario import prepare_program
-from referly.faults.server import ServerProcess
 from tests.conftest import IN_CI
+from tools.faults.cluster import ClusterUnavailable, PrivateCluster
+from tools.faults.load import Target
+from tools.faults.scenario import prepare_program
+from tools.faults.server import ServerProcess
 
 ANSWER_WITHIN = 5.0  # seconds: a database that is down must not make requests hang
 PLAIN = {"Content-Type": "text/plain;charset=UTF-8"}

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from referly.processes import free_port, stop, wait_until_answering
 from referly.server import HeadHoldingTransport
+from tools.processes import free_port, stop, wait_until_answering
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
 

@@ -1,6 +1,6 @@
 """Real Chromium against a real `referly serve`, with the customer's site on another origin.
 
-Chromium comes from Debian (`bash scripts/install-chromium.sh`). Missing, it is a skip
+Chromium comes from Debian (`bash scripts/install-system-packages.sh`). Missing, it is a skip
 locally and a failure in CI (`CI=true`). Each test gets a fresh browser context (no cookies,
 no storage) that records every request it sends and every error a page throws."""
 
@@ -35,7 +35,7 @@ T = TypeVar("T")
 @pytest.fixture(scope="session")
 def chromium() -> str:
     if not os.access(CHROMIUM, os.X_OK):
-        message = f"Chromium not found at {CHROMIUM}: run `bash scripts/install-chromium.sh`"
+        message = f"Chromium not found at {CHROMIUM}: run `bash scripts/install-system-packages.sh`"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)

@@ -5,7 +5,6 @@ from typing import Annotated
 import typer
 
 from referly import server
-from referly.bench.cli import bench
 from referly.cli import clicks, customers, partners, programs, tokens
 from referly.cli.output import JsonFlag, emit
 from referly.config import Settings
@@ -22,7 +21,6 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(partners.app, name="partners")
 app.add_typer(customers.app, name="customers")
 app.add_typer(clicks.app, name="clicks")
-app.command()(bench)
 
 
 @app.command()

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from referly.bench.runner import BenchOptions, PathResult, PhaseResult
+from tools.bench.runner import BenchOptions, PathResult, PhaseResult
 
 MB = 1024 * 1024
 PHASE_COLUMNS = (
@@ -78,7 +78,7 @@ def render(results: Sequence[PhaseResult], options: BenchOptions, smoke: bool) -
 def _header(options: BenchOptions, smoke: bool) -> str:
     mode = "smoke (targets not judged)" if smoke else "full"
     return (
-        f"referly bench, {mode}: uvicorn 1 worker pinned to one CPU, wrk -t1 "
+        f"scripts/bench, {mode}: uvicorn 1 worker pinned to one CPU, wrk -t1 "
         f"-c{options.connections} pinned to the other, {options.seconds:g} s per path, "
         f"server log level {options.log_level}. 2xx/s counts 2xx answers only; "
         "ratio = 2xx/s over the ceiling's, same run; a target is met when the ratio, the p99 "

@@ -11,13 +11,13 @@ from sqlalchemy import func, select, table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from referly.bench.paths import Fixture
 from referly.config import Settings
 from referly.db.engine import async_url, create_engine, create_sessionmaker
 from referly.db.migrate import upgrade_engine
 from referly.domain import partners, programs, tokens
 from referly.domain.partners import NewPartner
 from referly.domain.programs import NewProgram
+from tools.bench.paths import Fixture
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_PARTNER_KEY = "benchpartner"

@@ -16,10 +16,10 @@ from referly.db.migrate import upgrade_engine
 from referly.domain import partners, programs, tokens
 from referly.domain.partners import NewPartner
 from referly.domain.programs import NewProgram
-from referly.faults.audit import PathCounts, audit, stored_requests
-from referly.faults.cluster import PrivateCluster
-from referly.faults.load import Attempt, Load, Target, retry_unanswered
-from referly.faults.server import ServerProcess
+from tools.faults.audit import PathCounts, audit, stored_requests
+from tools.faults.cluster import PrivateCluster
+from tools.faults.load import Attempt, Load, Target, retry_unanswered
+from tools.faults.server import ServerProcess
 
 DATABASES = ("sqlite", "postgresql")
 PARTNER_KEY = "crash-partner"

@@ -1,4 +1,4 @@
-"""Child server processes, for the tools that start servers of their own (`referly bench`,
+"""Child server processes, for the tools that start servers of their own (`scripts/bench`,
 the crash test): a free port, waiting until a server answers, stopping it, its log's end."""
 
 import socket
@@ -7,6 +7,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+# The checkout's root: `tools` is imported from there, also by the servers the tools start.
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Rate limits high enough that a load generator never meets them; they are still checked on
 # every request, as for real clients.

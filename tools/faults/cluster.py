@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from referly.processes import free_port, log_tail
+from tools.processes import free_port, log_tail
 
 BIN_DIR_ENV = "REFERLY_POSTGRES_BIN_DIR"
 SERVICE_USER = "postgres"

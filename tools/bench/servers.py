@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from referly.processes import UNREACHED_RATE_LIMITS, free_port, stop, wait_until_answering
+from tools.processes import (
+    REPO_ROOT,
+    UNREACHED_RATE_LIMITS,
+    free_port,
+    stop,
+    wait_until_answering,
+)
 
 # Rate limits never met, yet checked on every request as for real clients (loopback included),
 # so their cost is part of the measurement.
@@ -87,11 +93,10 @@ def start_referly(database_url: str, log_level: str, cpu: int | None, workdir: P
 
 def start_ceiling(log_level: str, cpu: int | None, workdir: Path) -> Server:
     port = free_port()
-    command = [sys.executable, "-m", "referly.bench.ceiling", "--port", str(port)]
+    command = [sys.executable, "-m", "tools.bench.ceiling", "--port", str(port)]
     command += ["--log-level", log_level]
-    server = _spawn(
-        "ceiling", command, dict(os.environ), cpu, workdir / f"ceiling-{port}.log", port
-    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    server = _spawn("ceiling", command, env, cpu, workdir / f"ceiling-{port}.log", port)
     server.wait_ready("/")
     return server
 

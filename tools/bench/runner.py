@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from referly.bench.databases import DEFAULT_POSTGRES_URL, bench_database, count_rows, prepare
-from referly.bench.growth import Growth, preload
-from referly.bench.paths import CEILING, DEFAULT_PATHS, PATHS, BenchPath, Fixture
-from referly.bench.servers import Cpus, ProcessWatch, Server, start_ceiling, start_referly
-from referly.bench.wrk import TIMEOUT_SECONDS, LoadResult, ensure_wrk, lua_script, run_load
+from tools.bench.databases import DEFAULT_POSTGRES_URL, bench_database, count_rows, prepare
+from tools.bench.growth import Growth, preload
+from tools.bench.paths import CEILING, DEFAULT_PATHS, PATHS, BenchPath, Fixture
+from tools.bench.servers import Cpus, ProcessWatch, Server, start_ceiling, start_referly
+from tools.bench.wrk import TIMEOUT_SECONDS, LoadResult, find_wrk, lua_script, run_load
 
 Log = Callable[[str], None]
 
@@ -102,7 +102,7 @@ class Bench:
     wrk: str = ""
 
     def run(self) -> list[PhaseResult]:
-        self.wrk = ensure_wrk(self.log)
+        self.wrk = find_wrk()
         if not self.cpus.pinned:
             self.log("fewer than two CPUs: server and load generator run unpinned")
         results: list[PhaseResult] = []

@@ -2,7 +2,7 @@
 serves Referly (`referly.server.serve`: same uvicorn options, loop and HTTP protocol), so the
 ratio of a path to it measures what Referly itself costs.
 
-Run: `python -m referly.bench.ceiling --port 8001 [--log-level warning]`."""
+Run: `python -m tools.bench.ceiling --port 8001 [--log-level warning]`."""
 
 import argparse
 from collections.abc import Awaitable, Callable, MutableMapping

@@ -1,4 +1,4 @@
-"""`python -m referly.faults [--seconds N] [--kills K] [--databases sqlite,postgresql]`: the
+"""`python -m tools.faults [--seconds N] [--kills K] [--databases sqlite,postgresql]`: the
 crash test at length. Exits 1 when any acknowledged write is missing or duplicated."""
 
 import argparse
@@ -7,8 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from referly.faults.report import details, table
-from referly.faults.scenario import DATABASES, Plan, RunResult, run
+from tools.faults.report import details, table
+from tools.faults.scenario import DATABASES, Plan, RunResult, run
 
 
 def parse(argv: list[str]) -> tuple[Plan, list[str], bool]:

@@ -2,8 +2,8 @@
 
 from collections import Counter
 
-from referly.faults.load import PATHS
-from referly.faults.scenario import RunResult
+from tools.faults.load import PATHS
+from tools.faults.scenario import RunResult
 
 COLUMNS = (
     ("database", 10),

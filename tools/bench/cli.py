@@ -1,4 +1,4 @@
-"""`referly bench`: one command that installs wrk if needed, starts the servers, measures, stops
+"""`python -m tools.bench` (`scripts/bench`): one command that starts the servers, measures, stops
 them and prints the table."""
 
 import json
@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from referly.bench import report
-from referly.bench.databases import DEFAULT_POSTGRES_URL
-from referly.bench.growth import Growth
-from referly.bench.paths import DEFAULT_PATHS, PATHS
-from referly.bench.runner import Bench, BenchOptions
 from referly.cli.output import JsonFlag, fail
+from tools.bench import report
+from tools.bench.databases import DEFAULT_POSTGRES_URL
+from tools.bench.growth import Growth
+from tools.bench.paths import DEFAULT_PATHS, PATHS
+from tools.bench.runner import Bench, BenchOptions
 
 DATABASES = ("sqlite", "postgresql")
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
-from referly.processes import (
+from tools.processes import (
     UNREACHED,
     UNREACHED_RATE_LIMITS,
     free_port,

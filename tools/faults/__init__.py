@@ -1,5 +1,5 @@
 """Fault injection: does every write Referly acknowledged survive the server being killed and
-the database crashing? `python -m referly.faults` (or `scripts/crash-test`) runs it at length;
+the database crashing? `python -m tools.faults` (or `scripts/crash-test`) runs it at length;
 `tests/test_crash_safety.py` runs a short version on every test run.
 
 - `cluster`: a private, throwaway PostgreSQL cluster that may be crashed at will.

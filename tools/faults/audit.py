@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from referly.config import Settings
 from referly.db.engine import create_engine
 from referly.db.models import Click, Customer, Program
-from referly.faults.load import CLICK, CREATE, KINDS, SIGNUP, Attempt, ident_of_landing_url
+from tools.faults.load import CLICK, CREATE, KINDS, SIGNUP, Attempt, ident_of_landing_url
 
 Request = tuple[str, str]  # kind, ident
 PREFIXES = {"su-": SIGNUP, "api-": CREATE}
