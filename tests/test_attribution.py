@@ -9,17 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from referly.domain.attribution import (
+from referly.domain.clicks import hash_ip
+from referly.domain.cookies import (
     cookie_domain_candidates,
     cookie_key_after_landing,
     normalize_cookie_domain,
-    normalize_origin,
-    origin_allowed,
     script_settings,
     signup_partner_key,
 )
-from referly.domain.clicks import hash_ip
 from referly.domain.keys import referral_key_from_url
+from referly.domain.origins import normalize_origin, origin_allowed
 
 keys = st.text(alphabet=string.ascii_letters + string.digits + "-_.", min_size=1, max_size=64)
 labels = st.text(alphabet=string.ascii_lowercase + string.digits, min_size=1, max_size=12)

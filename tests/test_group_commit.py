@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import (
-    JSON,
     Column,
     ForeignKey,
     Integer,
@@ -30,11 +29,11 @@ from referly.db.group_commit import (
     GroupCommitWriter,
     InsertResult,
     RowRejected,
-    RowStatement,
     WriterClosed,
 )
-from referly.db.group_commit_drivers import SqliteDriver, _match, _Unmatched, sqlite_utc_text
-from referly.db.models import Click, Customer, Partner
+from referly.db.group_commit_drivers import SqliteDriver, _match, _Unmatched
+from referly.db.models import Click, Customer
+from referly.db.raw import sqlite_utc_text
 from referly.db.types import UTCDateTime
 from referly.domain import partners, programs
 from referly.domain.partners import NewPartner
@@ -269,145 +268,39 @@ def test_returned_rows_are_matched_to_inputs_and_equal_inputs_are_interchangeabl
         _match([0], [("a ", 1)], [(10, "a", 1)])
 
 
-# A row statement: a click stored only when its key is one of the program's referral keys.
-CLICK_OF_KEY = RowStatement(
-    table=Click.__table__,  # type: ignore[arg-type]
-    columns=("program_id", "partner_id", "referral_link_id", "visitor_id", "created_at"),
-    values=(":program_id", "l.partner_id", "l.id", ":visitor_id", ":created_at"),
-    source="referral_links l",
-    where="l.program_id = :program_id AND l.key_ci = :key_ci",
-    params=(
-        ("program_id", Integer()),
-        ("key_ci", String()),
-        ("visitor_id", String()),
-        ("created_at", UTCDateTime()),
-    ),
-)
-
-# A row statement that can meet a unique constraint: a customer credited to a key's partner.
-CUSTOMER_OF_KEY = RowStatement(
-    table=Customer.__table__,  # type: ignore[arg-type]
-    columns=(
-        "program_id",
-        "key",
-        "email_ci",
-        "tags",
-        "partner_id",
-        "source",
-        "status",
-        "created_at",
-        "updated_at",
-    ),
-    values=(
-        ":program_id",
-        ":key",
-        ":email_ci",
-        ":tags",
-        "p.id",
-        "'js'",
-        "'active'",
-        ":now",
-        ":now",
-    ),
-    source="referral_links l JOIN partners p ON p.id = l.partner_id",
-    where="l.program_id = :program_id AND l.key_ci = :key_ci",
-    params=(
-        ("program_id", Integer()),
-        ("key_ci", String()),
-        ("key", String()),
-        ("email_ci", String()),
-        ("tags", JSON()),
-        ("now", UTCDateTime()),
-    ),
-)
-
-
-async def partner_key(app: FastAPI, seeded: Seeded) -> str:
-    async with app.state.sessionmaker() as session:
-        return str(
-            await session.scalar(select(Partner.key_ci).where(Partner.id == seeded.partner_id))
-        )
-
-
-def keyed_click(seeded: Seeded, key: str, n: int) -> dict[str, Any]:
-    return {
-        "program_id": seeded.program_id,
-        "key_ci": key,
-        "visitor_id": f"v{n}",
-        "created_at": datetime(2025, 5, 2, 16, 12, n % 60, tzinfo=UTC),
-    }
-
-
-async def test_a_row_statement_inserts_only_the_rows_its_query_finds(
+async def test_a_barrier_waits_for_the_commit_of_its_batch_and_writes_nothing(
     app: FastAPI, writer: GroupCommitWriter, seeded: Seeded
 ) -> None:
-    """Many concurrent calls share transactions (on PostgreSQL, one statement for many rows),
-    and each learns exactly whether it made a row: unknown keys made none."""
-    key = await partner_key(app, seeded)
-    keys = [key if n % 3 else "nobody" for n in range(300)]
-    results = await asyncio.gather(
-        *(writer.execute(CLICK_OF_KEY, keyed_click(seeded, k, n)) for n, k in enumerate(keys))
-    )
-    async with app.state.sessionmaker() as session:
-        stored = (
-            await session.scalars(select(Click).where(Click.program_id == seeded.program_id))
-        ).all()
-    expected = {f"v{n}": result.id for n, result in enumerate(results) if keys[n] == key}
-    assert [result.id is None for result in results] == [k == "nobody" for k in keys]
-    assert {click.visitor_id: click.id for click in stored} == expected
-    assert all(click.partner_id == seeded.partner_id for click in stored)
-    assert stored[0].created_at.tzinfo is not None
-    assert writer.stats.largest_batch > 1 and writer.stats.batches < 300
-
-
-async def test_a_row_statement_meeting_a_unique_constraint_is_a_duplicate_alone(
-    app: FastAPI, writer: GroupCommitWriter, seeded: Seeded
-) -> None:
-    key = await partner_key(app, seeded)
-
-    def row(customer_key: str, referral_key: str = key) -> dict[str, Any]:
-        return {
-            "program_id": seeded.program_id,
-            "key_ci": referral_key,
-            "key": customer_key,
-            "email_ci": f"{customer_key}@example.com",
-            "tags": [],
-            "now": datetime.now(UTC),
-        }
-
-    assert (await writer.execute(CUSTOMER_OF_KEY, row("taken"))).id is not None
-    calls = [row("a1"), row("taken"), row("twin"), row("twin"), row("x", "nobody"), row("a2")]
+    """A request that stores nothing waits on the same schedule as its neighbours that do."""
+    rows = [click_row(seeded, n) for n in range(20)]
     batches_before = writer.stats.batches
-    results = await asyncio.gather(*(writer.execute(CUSTOMER_OF_KEY, r) for r in calls))
-    assert writer.stats.batches == batches_before + 1  # all in one transaction
-    assert [result.id is None for result in results] == [False, True, False, True, True, False]
-    async with app.state.sessionmaker() as session:
-        stored = (
-            await session.scalars(select(Customer).where(Customer.program_id == seeded.program_id))
-        ).all()
-    assert {c.key: c.id for c in stored} == {
-        "taken": stored[0].id,
-        **{calls[i]["key"]: results[i].id for i in (0, 2, 5)},
-    }
-    assert all(c.partner_id == seeded.partner_id and c.tags == [] for c in stored)
+    answers = await asyncio.gather(
+        *(writer.insert(clicks, row) for row in rows[:10]),
+        writer.barrier(),
+        *(writer.insert(clicks, row) for row in rows[10:]),
+    )
+    assert answers[10] is None
+    assert writer.stats.batches - batches_before <= 2  # the barrier shared a batch
+    assert await count(app, clicks, seeded.program_id) == 20
+    await writer.barrier()  # alone in its batch: answered without a write
 
 
-async def test_a_row_statement_the_database_refuses_fails_alone(
-    app: FastAPI, writer: GroupCommitWriter, seeded: Seeded
+async def test_a_barrier_fails_with_the_commit_of_its_batch(
+    writer: GroupCommitWriter, seeded: Seeded
 ) -> None:
-    key = await partner_key(app, seeded)
-    good = [keyed_click(seeded, key, 1), keyed_click(seeded, key, 2)]
-    bad = {**keyed_click(seeded, key, 3), "visitor_id": "v" * 100}  # too long on PostgreSQL
-    calls = (
-        [good[0], bad, good[1]] if app.state.settings.database_url.startswith("postgres") else good
-    )
-    results = await asyncio.gather(
-        *(writer.execute(CLICK_OF_KEY, call) for call in calls), return_exceptions=True
-    )
-    assert isinstance(results[0], InsertResult) and isinstance(results[-1], InsertResult)
-    if len(calls) == 3:
-        assert isinstance(results[1], RowRejected)
-    assert await count(app, clicks, seeded.program_id) == 2
+    real_run = writer.driver.run
+
+    async def failing(inserts: Any) -> Any:
+        raise OSError("disk on fire")
+
+    writer.driver.run = failing  # type: ignore[method-assign]
+    try:
+        answers = await asyncio.gather(
+            writer.insert(clicks, click_row(seeded, 1)), writer.barrier(), return_exceptions=True
+        )
+    finally:
+        writer.driver.run = real_run  # type: ignore[method-assign]
+    assert all(isinstance(answer, CommitFailed) for answer in answers)
 
 
 @pytest.mark.only_backend("sqlite")
@@ -415,20 +308,15 @@ async def test_on_sqlite_rows_of_one_shape_share_one_statement_per_chunk(
     app: FastAPI, writer: GroupCommitWriter, seeded: Seeded
 ) -> None:
     """Not one INSERT per row: a batch's rows go in a few multi-row statements, and each call
-    still learns its own row's id (or that its key made none)."""
-    key = await partner_key(app, seeded)
-    await writer.execute(CLICK_OF_KEY, keyed_click(seeded, key, 0))  # the connection is open
+    still learns its own row's id."""
+    await writer.insert(clicks, click_row(seeded, 0))  # the connection is open
     connection = writer.driver._connection  # type: ignore[attr-defined]
     executed: list[str] = []
     connection.set_trace_callback(executed.append)
-    keys = [key if n % 4 else "nobody" for n in range(1, 301)]
     batches_before = writer.stats.batches
     try:
         results = await asyncio.gather(
-            *(
-                writer.execute(CLICK_OF_KEY, keyed_click(seeded, k, n))
-                for n, k in enumerate(keys, 1)
-            )
+            *(writer.insert(clicks, click_row(seeded, n)) for n in range(1, 301))
         )
     finally:
         connection.set_trace_callback(None)
@@ -438,8 +326,8 @@ async def test_on_sqlite_rows_of_one_shape_share_one_statement_per_chunk(
     async with app.state.sessionmaker() as session:
         rows = (await session.execute(select(Click.visitor_id, Click.id))).all()
     stored = {visitor: id_ for visitor, id_ in rows}
-    for n, (k, result) in enumerate(zip(keys, results, strict=True), 1):
-        assert result.id == (stored[f"v{n}"] if k == key else None)
+    for n, result in enumerate(results, 1):
+        assert result.id == stored[f"v{n}"]
 
 
 @pytest.mark.only_backend("sqlite")
@@ -463,27 +351,6 @@ async def test_on_sqlite_rows_a_trigger_adds_do_not_count_as_inserted(
     async with app.state.sessionmaker() as session:
         stored = dict((await session.execute(select(audited.c.name, audited.c.id))).all())
     assert {"x": results[0].id, "y": results[3].id}.items() <= stored.items()
-
-
-def test_a_row_statement_must_declare_exactly_the_parameters_it_uses() -> None:
-    with pytest.raises(ValueError, match="parameters"):
-        RowStatement(
-            table=Click.__table__,  # type: ignore[arg-type]
-            columns=("program_id",),
-            values=(":program_id",),
-            source="referral_links l",
-            where="l.key_ci = :key_ci",
-            params=(("program_id", Integer()),),
-        )
-    with pytest.raises(ValueError, match="one value expression per column"):
-        RowStatement(
-            table=Click.__table__,  # type: ignore[arg-type]
-            columns=("program_id", "partner_id"),
-            values=(":program_id",),
-            source="referral_links l",
-            where="TRUE",
-            params=(("program_id", Integer()),),
-        )
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,9 @@ from referly.db.engine import async_url, create_engine
 from referly.db.migrate import alembic_config, upgrade_engine
 from referly.db.models import Base, IdempotencyKey, Partner
 from referly.db.types import utcnow
-from referly.domain import idempotency as idempotency_store
 from referly.domain import partners
 from referly.domain.partners import NewPartner
+from referly.web import idempotency as idempotency_store
 from tests.builders import Cast, ProgramFixture, make_cast
 from tests.own_app import own_app
 

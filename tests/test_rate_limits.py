@@ -7,9 +7,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from referly.api.rate_limit import ApiRateLimits
 from referly.config import Settings
-from referly.net import client_ip
+from referly.web.client_ip import client_ip
+from referly.web.rate_limit import ApiRateLimits
 from tests.builders import Cast, make_program
 from tests.own_app import own_app
 

@@ -199,3 +199,20 @@ def test_an_app_failing_after_its_head_closes_the_connection(server: tuple[str, 
         connection.sendall(b"GET /fail HTTP/1.1\r\nHost: x\r\n\r\n")
         answer = read_until(connection, b"never")  # until the server closes
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"content-length: 100" in answer
+
+
+def test_uvicorn_is_the_version_the_protocol_was_written_for() -> None:
+    """`OneWriteHttpProtocol` reaches into uvicorn's protocol: an upgrade must be deliberate
+    (pin, code and this check changed together), and the internals it uses must be there."""
+    import tomllib
+
+    import uvicorn
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+    from referly.server import UVICORN_VERSION
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert f"uvicorn[standard]=={UVICORN_VERSION}" in project["project"]["dependencies"]
+    assert uvicorn.__version__ == UVICORN_VERSION
+    assert callable(HttpToolsProtocol.on_headers_complete)
+    assert {"transport", "on_response"} <= set(RequestResponseCycle.__init__.__code__.co_varnames)

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 
 from referly.config import Settings
 from referly.db.models import ApiToken, Program
+from referly.db.reads import SessionReader
 from referly.domain import programs, tokens
 from referly.domain.programs import NewProgram
 from referly.errors import Unauthorized
@@ -84,11 +85,11 @@ async def test_tokens_are_compared_in_constant_time(
         program = await programs.create_program(session, NewProgram("Timing"))
         issued = await tokens.create_token(session, program, None)
         prefix = issued.row.prefix
-        found = await tokens.authenticate(session, issued.token)
+        found = await tokens.authenticate(SessionReader(session), issued.token)
         assert isinstance(found, Program) and found.id == program.id
         for wrong in (f"rfl_{prefix}_{'x' * 43}", f"rfl_{'0' * 8}_{'x' * 43}"):
             with pytest.raises(Unauthorized):
-                await tokens.authenticate(session, wrong)
+                await tokens.authenticate(SessionReader(session), wrong)
     assert len(calls) == 3
     assert all(len(a) == len(b) == 64 for a, b in calls)
 

@@ -1,15 +1,12 @@
 """`POST /t/{id}/clicks` on SQLite and PostgreSQL: what is recorded, what is refused, and
 that a valid and an unknown referral key get the same answer."""
 
-from collections.abc import Sequence
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from referly.config import Settings
-from referly.db.group_commit_drivers import Insert
 from referly.db.models import Partner
 from tests.builders import Cast
 from tests.own_app import own_app
@@ -75,38 +72,33 @@ async def test_an_unknown_key_gets_the_same_answer_and_credits_nobody(
     assert await clicks_of(app, cast.bob.public_id) == []
 
 
-async def test_valid_and_unknown_keys_run_the_very_same_statements(
+async def test_valid_and_unknown_keys_each_wait_for_a_commit(
     app: FastAPI, client: httpx.AsyncClient, cast: Cast
 ) -> None:
-    """No key-guessing oracle: the database work is identical, only its result differs."""
+    """No key-guessing oracle: an unknown key runs the same look-up and is answered only after
+    the writer's next commit, as a valid one is after the commit holding its row."""
     await cast.alice.partner("jane@example.com", key="jane")
     await report(client, cast.alice.public_id, "clicks", {"key": "warm-the-program-cache"})
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
     writer = app.state.writer
-    run = writer.driver.run
+    calls: list[str] = []
+    real_insert, real_barrier = writer.insert, writer.barrier
 
-    async def recorded_run(inserts: Sequence[Insert]) -> list[int | None]:
-        statements.extend(prepared.one_sql for prepared, _params in inserts)
-        ids: list[int | None] = await run(inserts)
-        return ids
+    async def insert(target: Any, values: Any) -> Any:
+        calls.append("insert")
+        return await real_insert(target, values)
 
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    writer.driver.run = recorded_run
+    async def barrier() -> None:
+        calls.append("barrier")
+        await real_barrier()
+
+    writer.insert, writer.barrier = insert, barrier
     try:
-        await report(client, cast.alice.public_id, "clicks", {"key": "jane", "visitor": "v1"})
-        valid, statements[:] = list(statements), []
-        await report(client, cast.alice.public_id, "clicks", {"key": "janet", "visitor": "v1"})
-        unknown = list(statements)
+        valid = await report(client, cast.alice.public_id, "clicks", {"key": "jane"})
+        unknown = await report(client, cast.alice.public_id, "clicks", {"key": "janet"})
     finally:
-        event.remove(engine, "before_cursor_execute", record)
-        writer.driver.run = run
-    assert valid == unknown
-    assert len(valid) == 1 and valid[0].startswith("INSERT INTO clicks")
+        del writer.insert, writer.barrier
+    assert calls == ["insert", "barrier"]
+    assert (valid.status_code, valid.content) == (unknown.status_code, unknown.content)
     assert len(await clicks_of(app, cast.alice.public_id)) == 1
 
 

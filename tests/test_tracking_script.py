@@ -7,7 +7,7 @@ import sys
 import httpx
 from fastapi import FastAPI
 
-from referly.static.script import SIZE_BUDGET, compact, load_script, read_source
+from referly.static.build import SIZE_BUDGET, compact, load_script, read_source
 from tests.builders import Cast, make_program
 from tests.tracking_helpers import SITE, configure
 

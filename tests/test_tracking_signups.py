@@ -4,7 +4,6 @@ nothing and are answered the same."""
 
 import asyncio
 import json
-from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +13,7 @@ from fastapi import FastAPI
 from referly.config import Settings
 from referly.db.models import ReferralLink
 from referly.errors import ValidationFailed
-from referly.tracking.reports import parse_signup
+from referly.tracking.reports import SignupReport, parse
 from tests.builders import Cast, make_program
 from tests.own_app import own_app
 from tests.tracking_helpers import clicks_of, configure, customers_of, report
@@ -228,7 +227,7 @@ def test_email_checks_agree_with_the_email_validator(email: str) -> None:
     for _twice in range(2):  # the second time, the domain's verdict is remembered
         body = json.dumps({"key": "k1", "email": email, "partner": "jane"}).encode()
         try:
-            parse_signup(body)
+            parse(SignupReport, body)
             accepted = True
         except ValidationFailed as error:
             assert "email" in error.errors
@@ -263,36 +262,17 @@ async def test_the_visitors_click_is_found_through_the_link_and_visitor_index(
     app: FastAPI,
 ) -> None:
     """A busy partner has hundreds of thousands of clicks: the sign-up's look-up of the
-    visitor's click must go through (referral_link_id, visitor_id), never walk the partner's
-    clicks (ix_clicks_partner_id, which SQLite picks when the partner check is an index key)."""
-    from referly.db.group_commit_drivers import SqliteDriver, prepare_row_statement
-    from referly.domain.clicks import find_click_id
-    from referly.tracking.store import SIGNUP_FIRST_CLICK, SIGNUP_LAST_CLICK
+    visitor's clicks must go through (referral_link_id, visitor_id), never walk the partner's
+    or the program's clicks."""
+    from referly.db.raw import SQLITE_DIALECT
+    from referly.db.reads import compile_query
+    from referly.domain.clicks import VISITOR_CLICKS
 
-    plans: list[str] = []
+    compiled = compile_query(VISITOR_CLICKS, SQLITE_DIALECT)
     async with app.state.engine.connect() as connection:
-        for statement in (SIGNUP_FIRST_CLICK, SIGNUP_LAST_CLICK):
-            prepared = prepare_row_statement(statement, SqliteDriver.dialect)
-            assert prepared.sqlite_bulk is not None
-            for sql in (prepared.one_sql, prepared.sqlite_bulk.sql(2)):
-                marks = sql.count("?") if "VALUES" in sql else len(statement.params)
-                found = await connection.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN " + sql, tuple([None] * marks)
-                )
-                plans.append(" / ".join(row[3] for row in found))
-        captured: list[str] = []
-
-        class Session:  # what find_click_id needs of a session: scalar(statement)
-            async def scalar(self, statement: Any) -> None:
-                compiled = statement.compile(
-                    app.state.engine.sync_engine, compile_kwargs={"literal_binds": True}
-                )
-                captured.append(str(compiled))
-                found = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled))
-                plans.append(" / ".join(row[3] for row in found))
-
-        await find_click_id(Session(), 1, 2, "visitor1", first=False)  # type: ignore[arg-type]
-    assert len(plans) == 5 and captured
-    for plan in plans:
-        assert "ix_clicks_referral_link_id_visitor_id" in plan, plan
-        assert "ix_clicks_partner_id" not in plan, plan
+        found = await connection.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + compiled.sql, tuple([None] * len(compiled.steps))
+        )
+        plan = " / ".join(row[3] for row in found)
+    assert "ix_clicks_referral_link_id_visitor_id" in plan, plan
+    assert "ix_clicks_partner_id" not in plan and "ix_clicks_program_id" not in plan, plan

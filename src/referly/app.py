@@ -1,32 +1,51 @@
-"""`create_app(settings)`: the whole server, built from an explicit settings object."""
+"""`create_app(settings)`: the whole server, built from an explicit settings object.
+
+One process holds one database engine, one group-commit writer (the hot inserts share its
+commits) and one fast reader (the hot reads). Two doors stand on them: the REST API, a FastAPI
+app, and the public tracking path, a plain ASGI app that `Referly.__call__` dispatches to
+before anything of FastAPI's runs."""
 
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from referly import __version__
-from referly.api.body_limit import BodyLimitMiddleware
-from referly.api.customers_fast import install_customer_fast_path, install_customer_front
-from referly.api.errors import install_error_handlers
-from referly.api.idempotency import document_idempotency, install_idempotency
-from referly.api.openapi import extend_openapi
-from referly.api.rate_limit import document_rate_limits, install_rate_limits
-from referly.api.router import router as api_router
+from referly.api.app import install_api
 from referly.config import Settings
 from referly.db.engine import create_engine, create_sessionmaker
 from referly.db.group_commit import GroupCommitWriter
-from referly.tracking.gateway import TrackedApp, install_tracking
+from referly.db.reads import fast_reader
+from referly.demo.routes import router as demo_router
+from referly.tracking.app import PublicTracking
 from referly.tracking.openapi import document_public_paths
 
 GC_YOUNG_THRESHOLD = 20_000  # Python's default is 700
 
 
-def create_app(settings: Settings) -> FastAPI:
+class Referly(FastAPI):
+    """The REST API (this FastAPI app, with the demo page and the docs) and, in front of it,
+    the public tracking path."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.public: PublicTracking | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        public = self.public
+        if public is not None and scope["type"] == "http" and public.serves(scope["path"]):
+            await public(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings) -> Referly:
     engine = create_engine(settings)
-    # The hot insert paths share commits through one writer per process. It starts on its first
-    # insert, so an app driven without a lifespan (tests) works the same.
+    # The writer starts on its first insert, so an app driven without a lifespan (tests) works
+    # the same.
     writer = GroupCommitWriter.for_url(settings.database_url, autostart=True)
 
     @asynccontextmanager
@@ -42,25 +61,20 @@ def create_app(settings: Settings) -> FastAPI:
         await writer.close()
         await engine.dispose()
 
-    app = TrackedApp(
+    app = Referly(
         title="Referly",
         version=__version__,
         description="Partner-program tracking with a Partnero-compatible REST API.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.writer = writer
-    app.state.sessionmaker = create_sessionmaker(engine)
-    install_error_handlers(app)
-    app.include_router(api_router)
-    # Middleware added later wraps what came before: rate limits count every /v1 request,
-    # the size limit stops a body before anything reads it, then idempotency reads it.
-    install_idempotency(app)
-    install_customer_fast_path(app)  # POST /v1/customers in its common form
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    install_rate_limits(app, settings)
-    install_tracking(app, settings)  # in front of everything: the public path skips the rest
-    install_customer_front(app)  # POST /v1/customers in front too, its layers rebuilt around it
-    extend_openapi(app, document_idempotency, document_rate_limits, document_public_paths)
+    state = app.state
+    state.settings, state.engine, state.writer = settings, engine, writer
+    state.reader = fast_reader(settings.database_url, engine)
+    state.sessionmaker = create_sessionmaker(engine)
+    state.read_sessionmaker = create_sessionmaker(engine, read_only=True)
+    install_api(app, settings, document_public_paths)
+    app.include_router(demo_router)
+    app.public = state.tracking = PublicTracking(
+        settings, state.read_sessionmaker, state.reader, writer
+    )
     return app

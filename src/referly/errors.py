@@ -77,3 +77,15 @@ class RateLimited(ReferlyError):
 class ServiceUnavailable(ReferlyError):
     status_code = 503
     message = "The database is unavailable; try again shortly"
+
+
+class OriginRefused(ReferlyError):
+    """A public report from a site the program does not allow."""
+
+    status_code = 403
+    message = "This origin may not report to the program"
+
+
+class MethodNotAllowed(ReferlyError):
+    status_code = 405
+    message = "Method not allowed"

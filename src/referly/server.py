@@ -16,6 +16,10 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+# `OneWriteHttpProtocol` relies on uvicorn's internals (a cycle's `transport` and
+# `on_response`), so uvicorn is pinned to this exact version in pyproject.toml; an upgrade is a
+# change of this module, checked by tests/test_server.py.
+UVICORN_VERSION = "0.55.0"
 _HTTP_1_1 = b"HTTP/1.1 "
 _HEAD_END = b"\r\n\r\n"
 

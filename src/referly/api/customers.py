@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referly.api.deps import PageDep, ProgramDep, SessionDep
+from referly.api.deps import PageDep, PortsDep, ProgramDep, SessionDep
 from referly.api.paging import list_envelope
 from referly.api.schemas.common import Envelope, ListEnvelope, StatusOnly
 from referly.api.schemas.customers import (
@@ -17,6 +17,7 @@ from referly.api.schemas.customers import (
 from referly.db.models import Customer
 from referly.domain import customers as service
 from referly.domain.customers import CustomerFilter, customer_views
+from referly.domain.fields import MAX_CUSTOMER_KEY, MAX_EMAIL, REFERRAL_KEY_MAX
 
 router = APIRouter(tags=["customers"])
 
@@ -30,18 +31,24 @@ class CustomerFilterParams:
     def __init__(
         self,
         dotted_key: Annotated[
-            str | None, Query(alias="partner.key", max_length=64, description=KEY_HELP)
+            str | None,
+            Query(alias="partner.key", max_length=REFERRAL_KEY_MAX, description=KEY_HELP),
         ] = None,
-        partner_key: Annotated[str | None, Query(max_length=64, description=KEY_HELP)] = None,
+        partner_key: Annotated[
+            str | None, Query(max_length=REFERRAL_KEY_MAX, description=KEY_HELP)
+        ] = None,
         bracket_key: Annotated[
-            str | None, Query(alias="partner[key]", max_length=64, description=KEY_HELP)
+            str | None,
+            Query(alias="partner[key]", max_length=REFERRAL_KEY_MAX, description=KEY_HELP),
         ] = None,
         dotted_email: Annotated[
-            str | None, Query(alias="partner.email", max_length=254, description=EMAIL_HELP)
+            str | None, Query(alias="partner.email", max_length=MAX_EMAIL, description=EMAIL_HELP)
         ] = None,
-        partner_email: Annotated[str | None, Query(max_length=254, description=EMAIL_HELP)] = None,
+        partner_email: Annotated[
+            str | None, Query(max_length=MAX_EMAIL, description=EMAIL_HELP)
+        ] = None,
         bracket_email: Annotated[
-            str | None, Query(alias="partner[email]", max_length=254, description=EMAIL_HELP)
+            str | None, Query(alias="partner[email]", max_length=MAX_EMAIL, description=EMAIL_HELP)
         ] = None,
     ) -> None:
         self.filter = CustomerFilter(
@@ -61,10 +68,11 @@ async def _many(session: AsyncSession, found: list[Customer]) -> list[CustomerOu
 
 @router.post("/customers", status_code=201, summary="Create a customer")
 async def create_customer(
-    body: CustomerCreateIn, session: SessionDep, program: ProgramDep
+    body: CustomerCreateIn, program: ProgramDep, ports: PortsDep
 ) -> Envelope[CustomerOut]:
-    customer = await service.create_customer(session, program, body.to_domain())
-    return await _one(session, customer)
+    reads, rows = ports
+    view = await service.create_customer(reads, rows, program, body.to_domain())
+    return Envelope[CustomerOut](data=customer_out(view))
 
 
 @router.get("/customers", summary="List customers, optionally of one partner")
@@ -83,9 +91,9 @@ async def list_customers(
 async def search_customers(
     session: SessionDep,
     program: ProgramDep,
-    key: Annotated[str | None, Query(max_length=255)] = None,
-    email: Annotated[str | None, Query(max_length=254)] = None,
-    id: Annotated[str | None, Query(max_length=255, description="Same as key")] = None,
+    key: Annotated[str | None, Query(max_length=MAX_CUSTOMER_KEY)] = None,
+    email: Annotated[str | None, Query(max_length=MAX_EMAIL)] = None,
+    id: Annotated[str | None, Query(max_length=MAX_CUSTOMER_KEY, description="Same as key")] = None,
 ) -> Envelope[list[CustomerOut]]:
     if id is not None and key is not None and id != key:
         return Envelope[list[CustomerOut]](data=[])

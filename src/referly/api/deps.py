@@ -1,4 +1,5 @@
-"""Request-scoped dependencies: the database session and the program a token selects."""
+"""Request-scoped dependencies: the database session, the domain's read and write ports, and
+the program a token selects."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -7,48 +8,70 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referly.api import idempotency
-from referly.api.schemas.common import has_control_characters
 from referly.db.models import Program
+from referly.db.reads import Reader, SessionReader
+from referly.db.writes import RowWriter, SessionWriter
 from referly.domain import tokens
+from referly.domain.fields import has_unplain_text, unplain_text_problem
 from referly.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE
 from referly.errors import Unauthorized, ValidationFailed
+from referly.web import idempotency
 
 bearer = HTTPBearer(auto_error=False, description="The program's API token")
+READS = ("GET", "HEAD")
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed when the route returns and before the answer is
     sent, so a 2xx always means committed (a POST with an idempotency key: committed with its
-    answer, see `referly.api.idempotency`)."""
-    async with idempotency.request_session(request, request.app.state.sessionmaker) as session:
+    answer, see `referly.web.idempotency`). Reads take no write lock."""
+    state = request.app.state
+    sessionmaker = state.read_sessionmaker if request.method in READS else state.sessionmaker
+    async with idempotency.request_session(request, sessionmaker) as session:
         yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def refuse_control_characters(request: Request) -> None:
-    """Path and query values with control characters name nothing we store (bodies refuse
-    them too), and PostgreSQL cannot even compare text holding U+0000."""
+async def get_ports(request: Request) -> AsyncIterator[tuple[Reader, RowWriter]]:
+    """Where a hot create reads its facts and writes its row: the fast reader and the
+    group-commit writer, whose commits are shared by concurrent requests. A POST with an
+    idempotency key runs in its key's transaction instead, through the session, so that the key,
+    the work and the answer commit together."""
+    if idempotency.keyed_request(request) is None:
+        yield request.app.state.reader, request.app.state.writer
+        return
+    async with idempotency.request_session(request, request.app.state.sessionmaker) as session:
+        yield SessionReader(session), SessionWriter(session)
+
+
+PortsDep = Annotated[tuple[Reader, RowWriter], Depends(get_ports, scope="function")]
+
+
+def refuse_unplain_text(request: Request) -> None:
+    """Path and query values must be plain text too: control characters name nothing we store
+    (bodies refuse them as well), and PostgreSQL cannot even compare text holding U+0000."""
     values = [*request.path_params.items(), *request.query_params.multi_items()]
     for name, value in values:
-        if has_control_characters(value):
-            raise ValidationFailed.field(name, f"The {name} must not contain control characters.")
+        if has_unplain_text(value):
+            raise ValidationFailed.field(name, unplain_text_problem(name))
 
 
 async def get_program(
     request: Request,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Program:
-    """The token's program. Also where every authenticated request's path and query are
-    screened and a POST's idempotency key is reserved or replayed."""
+    """The token's program, read through the fast reader (no session is opened for it). Also
+    where every authenticated request's path and query are screened and a POST's idempotency
+    key is reserved or replayed."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
-    program = await tokens.authenticate(session, credentials.credentials)
-    refuse_control_characters(request)
-    await idempotency.claim(request, session, program)
+    program = await tokens.authenticate(request.app.state.reader, credentials.credentials)
+    refuse_unplain_text(request)
+    keyed = idempotency.keyed_request(request)
+    if keyed is not None:
+        await idempotency.claim(request, keyed.session, program.id)
     return program
 
 

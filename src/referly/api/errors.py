@@ -1,17 +1,26 @@
-"""Renders every error in Partnero's shape: `{"message": ..., "status": 0[, "errors": {...}]}`."""
+"""Every error the REST API answers, in Partnero's shape (`referly.web.errors` renders it)."""
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from referly.api.schemas.common import ErrorOut
 from referly.db.engine import DATABASE_UNAVAILABLE
-from referly.errors import DuplicateKey, ReferlyError, ServiceUnavailable
+from referly.errors import (
+    BadRequest,
+    DuplicateKey,
+    PayloadTooLarge,
+    ReferlyError,
+    ServiceUnavailable,
+)
+from referly.web.errors import MALFORMED_JSON, error_body, error_headers, invalid_input
+from referly.web.idempotency import REPLAYED_HEADER, IdempotentReplay
 
 log = logging.getLogger("referly")
 
@@ -24,103 +33,68 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorOut, "description": "Rate limited; see Retry-After"},
     503: {"model": ErrorOut, "description": "Database unavailable"},
 }
+JSON = "application/json"
 
 
-def error_response(error: ReferlyError) -> JSONResponse:
-    body: dict[str, Any] = {"message": error.message, "status": 0}
-    errors = getattr(error, "errors", None)
-    if errors:
-        body["errors"] = errors
-    headers = {}
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
-    return JSONResponse(body, status_code=error.status_code, headers=headers)
+def error_response(error: ReferlyError, headers: Mapping[str, str] | None = None) -> Response:
+    response = Response(error_body(error), error.status_code, headers, media_type=JSON)
+    for name, value in error_headers(error)[1:]:  # the content type is the media type
+        response.headers.append(name.decode(), value.decode())
+    return response
 
 
-def _field_name(location: tuple[int | str, ...]) -> str:
-    parts = [str(part) for part in location if part not in ("body", "query", "path")]
-    return ".".join(parts) or "body"
-
-
-def _field_message(error: dict[str, Any], field: str) -> str:
-    """Laravel's wording, as Partnero's API answers, for the rules every field shares."""
-    kind = error["type"]
-    context = error.get("ctx") or {}
-    is_text = isinstance(error.get("input"), str)
-    if kind == "missing":
-        return f"The {field} field is required."
-    if kind in ("string_too_short", "too_short") and is_text:
-        if context.get("min_length") == 1:
-            return f"The {field} field must not be empty."
-        return f"The {field} must be at least {context.get('min_length')} characters."
-    if kind in ("string_too_long", "too_long") and is_text:
-        return f"The {field} may not be greater than {context.get('max_length')} characters."
-    if kind in ("too_long",):
-        return f"The {field} may not have more than {context.get('max_length')} items."
-    if kind == "string_pattern_mismatch":
-        return f"The {field} may only contain letters, numbers, dots, dashes and underscores."
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
-
-
-def validation_response(exc: RequestValidationError) -> JSONResponse:
-    problems = list(exc.errors())
-    if any(p["type"] == "json_invalid" for p in problems):
-        return error_response(ReferlyError("Malformed JSON body"))
-    errors: dict[str, list[str]] = {}
-    for problem in problems:
-        field = _field_name(tuple(problem["loc"]))
-        errors.setdefault(field, []).append(_field_message(problem, field))
-    first = next(iter(errors.values()))[0]
-    return JSONResponse({"message": first, "errors": errors, "status": 0}, status_code=422)
-
-
-def _http_message(exc: HTTPException) -> str:
+def _http_error(exc: HTTPException) -> ReferlyError:
     """Say what was wrong with a body the framework could not parse, not just that it was."""
+    if exc.status_code == 413:
+        return PayloadTooLarge()
     if exc.status_code == 404:
-        return "Not found"
-    if isinstance(exc.__cause__, RecursionError):
-        return "The JSON body is nested too deeply."
-    if isinstance(exc.__cause__, UnicodeDecodeError):
-        return "The request body is not valid UTF-8."
-    if exc.status_code == 400 and exc.__cause__ is not None:
-        return "Malformed JSON body"
-    return str(exc.detail)
+        message = "Not found"
+    elif isinstance(exc.__cause__, RecursionError):
+        message = "The JSON body is nested too deeply."
+    elif isinstance(exc.__cause__, UnicodeDecodeError):
+        message = "The request body is not valid UTF-8."
+    elif exc.status_code == 400 and exc.__cause__ is not None:
+        message = MALFORMED_JSON
+    else:
+        message = str(exc.detail)
+    error = BadRequest(message)
+    error.status_code = exc.status_code
+    return error
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_referly(_: Request, exc: Exception) -> JSONResponse:
+    async def on_referly(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ReferlyError)
         return error_response(exc)
 
-    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return validation_response(exc)
+        return error_response(invalid_input(list(exc.errors())))
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return JSONResponse(
-            {"message": _http_message(exc), "status": 0},
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
+        return error_response(_http_error(exc), exc.headers)
 
-    async def on_integrity(_: Request, exc: Exception) -> JSONResponse:
+    async def on_integrity(_: Request, exc: Exception) -> Response:
         return error_response(DuplicateKey())
 
-    async def on_database(_: Request, exc: Exception) -> JSONResponse:
+    async def on_database(_: Request, exc: Exception) -> Response:
         log.warning("database error: %s", exc.__class__.__name__)
         return error_response(ServiceUnavailable())
 
-    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def on_replay(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, IdempotentReplay)
+        return Response(exc.body, exc.status, {REPLAYED_HEADER: "true"}, media_type=JSON)
+
+    async def on_unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        return JSONResponse({"message": "Server error", "status": 0}, status_code=500)
+        return Response(b'{"message":"Server error","status":0}', 500, media_type=JSON)
 
     app.add_exception_handler(ReferlyError, on_referly)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(IntegrityError, on_integrity)
+    app.add_exception_handler(IdempotentReplay, on_replay)
     for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, on_database)
     app.add_exception_handler(Exception, on_unexpected)

@@ -11,6 +11,7 @@ from referly.api.schemas.common import Envelope, ListEnvelope, StatusOnly
 from referly.api.schemas.partners import PartnerCreateIn, PartnerOut, PartnerUpdateIn, partner_out
 from referly.db.models import Partner, Program
 from referly.domain import partners as service
+from referly.domain.fields import MAX_EMAIL, MAX_IDENTIFIER, MAX_NAME, REFERRAL_KEY_MAX
 from referly.domain.partners import partner_views
 
 router = APIRouter(tags=["partners"])
@@ -45,10 +46,10 @@ async def list_partners(
 async def search_partners(
     session: SessionDep,
     program: ProgramDep,
-    id: Annotated[str | None, Query(max_length=64)] = None,
-    key: Annotated[str | None, Query(max_length=64)] = None,
-    email: Annotated[str | None, Query(max_length=254)] = None,
-    name: Annotated[str | None, Query(max_length=255)] = None,
+    id: Annotated[str | None, Query(max_length=MAX_IDENTIFIER)] = None,
+    key: Annotated[str | None, Query(max_length=REFERRAL_KEY_MAX)] = None,
+    email: Annotated[str | None, Query(max_length=MAX_EMAIL)] = None,
+    name: Annotated[str | None, Query(max_length=MAX_NAME)] = None,
 ) -> Envelope[list[PartnerOut]]:
     found = await service.search_partners(session, program, id=id, key=key, email=email, name=name)
     return Envelope[list[PartnerOut]](data=await _many(session, program, list(found)))

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.pool import NullPool
 
 from referly.config import Settings
+from referly.db.raw import configure_sqlite
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "referly_read_only"  # an execution option: begin a read-only transaction
 
 # Errors that mean "the database cannot be reached or answer right now": the API renders them
 # as 503 and the client may retry. Most arrive wrapped in `DBAPIError`; asyncpg's own errors can
@@ -55,8 +56,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(
+    engine: AsyncEngine, read_only: bool = False
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`; `read_only` ones take no write lock on SQLite (and must not
+    write)."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return async_sessionmaker(bind, expire_on_commit=False)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -78,25 +84,21 @@ def _check_sqlite_folder(url: URL) -> None:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, enforced foreign keys, and IMMEDIATE transactions: SQLite has one writer, and a
-    deferred transaction that reads first and writes later can fail at once with
-    `database is locked` instead of waiting. Taking the write lock at BEGIN makes concurrent
-    writers queue behind `busy_timeout` instead."""
+    """The pragmas every SQLite connection of Referly's has (`referly.db.raw`), and IMMEDIATE
+    transactions: SQLite has one writer, and a deferred transaction that reads first and writes
+    later can fail at once with `database is locked` instead of waiting. Taking the write lock
+    at BEGIN makes concurrent writers queue behind `busy_timeout` instead. Read-only sessions
+    (`create_sessionmaker(..., read_only=True)`) begin deferred and take no lock: in WAL mode a
+    reader never waits for the writer, nor makes it wait."""
 
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk before it returns, so a 2xx survives a power cut, not
-        # only a crash of the process (WAL with NORMAL would lose the last commits then).
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.close()
+        configure_sqlite(dbapi_connection)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -11,12 +11,7 @@ Use one writer per server process, started with the app and closed with it:
     result.duplicate                           # True: an equal unique value existed, no row added
     await writer.close()                       # finishes the batch in flight, then stops
 
-Rows whose values come from a query (`INSERT ... SELECT ... WHERE ...`: a click stored only
-when its key names a referral link, say) go through `execute()` with a `RowStatement` declared
-once, module-level, and the call's parameters:
-
-    result = await writer.execute(CLICK, {"program_id": 1, "key_ci": "jane", ...})
-    result.id                                  # None: the query found no row, or a duplicate
+`await writer.barrier()` waits for the next commit without writing anything.
 
 The target is a mapped class (`Click`) or a `Table`. `values` maps column names to Python
 values, exactly as for an ORM object: they are converted
@@ -62,10 +57,8 @@ from referly.db.group_commit_drivers import (
     PostgresDriver,
     Prepared,
     RowFailed,
-    RowStatement,
     SqliteDriver,
     prepare,
-    prepare_row_statement,
 )
 from referly.errors import ServiceUnavailable
 
@@ -108,7 +101,7 @@ class WriterStats:
     failed_batches: int = 0
 
 
-def _table_of(target: FromClause | type[DeclarativeBase]) -> Table:
+def table_of(target: FromClause | type[DeclarativeBase]) -> Table:
     table = target.__table__ if isinstance(target, type) else target
     if not isinstance(table, Table):
         raise TypeError(f"not a table or a mapped class: {target!r}")
@@ -145,13 +138,10 @@ class _Driver(Protocol):
     async def close(self) -> None: ...
 
 
-_Steps = tuple[tuple[str, Any], ...]
-
-
 @dataclass(slots=True)
 class _Pending:
-    insert: Insert
-    future: asyncio.Future[InsertResult]
+    insert: Insert | None  # None: a barrier
+    future: asyncio.Future[Any]
 
 
 @dataclass
@@ -167,8 +157,6 @@ class GroupCommitWriter:
     _wakeup: asyncio.Future[None] | None = None
     _task: asyncio.Task[None] | None = None
     _binders: dict[tuple[Table, tuple[str, ...]], _Binder] = field(default_factory=dict)
-    # id(statement) -> the statement, its SQL, and (parameter name, bind processor) per parameter
-    _row_statements: dict[int, tuple[RowStatement, Prepared, _Steps]] = field(default_factory=dict)
 
     @classmethod
     def for_url(
@@ -211,31 +199,23 @@ class GroupCommitWriter:
             await self.start()
         if not self.running:
             raise WriterClosed()
-        insert = self._bind(_table_of(target), values)
+        insert = self._bind(table_of(target), values)
         pending = _Pending(insert, asyncio.get_running_loop().create_future())
         self._put(pending)
-        return await pending.future
+        result: InsertResult = await pending.future
+        return result
 
-    async def execute(self, statement: RowStatement, params: Mapping[str, Any]) -> InsertResult:
-        """Run a row statement (an `INSERT ... SELECT` of at most one row) for one call, in the
-        next shared transaction; returns once that has committed. `id` is None when the
-        statement inserted nothing: its query found no row, or a unique constraint held."""
+    async def barrier(self) -> None:
+        """Returns once the next batch has committed, writing nothing itself: a request that
+        stores nothing (an unknown referral key, say) is answered on the same schedule as one
+        that stores a row."""
         if self._task is None and self.autostart:
             await self.start()
         if not self.running:
             raise WriterClosed()
-        # By identity: hashing a statement hashes all its parts, on every call.
-        found = self._row_statements.get(id(statement))
-        if found is None or found[0] is not statement:
-            prepared = prepare_row_statement(statement, self.driver.dialect)
-            names = [name for name, _type in statement.params]
-            steps = tuple(zip(names, prepared.processors, strict=True))
-            found = self._row_statements[id(statement)] = (statement, prepared, steps)
-        _statement, prepared, steps = found
-        values = tuple([params[n] if p is None else p(params[n]) for n, p in steps])
-        future: asyncio.Future[InsertResult] = asyncio.get_running_loop().create_future()
-        self._put(_Pending((prepared, values), future))
-        return await future
+        pending = _Pending(None, asyncio.get_running_loop().create_future())
+        self._put(pending)
+        await pending.future
 
     def _bind(self, table: Table, values: Mapping[str, Any]) -> Insert:
         """The row's statement, with values converted by the columns' types."""
@@ -281,10 +261,13 @@ class GroupCommitWriter:
                 raise
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        pending = list(batch)
+        """Insert the batch's rows in one transaction; its barriers share the rows' fate (a
+        failed commit fails them too, so they answer as a row of the batch would)."""
+        pending = [item for item in batch if item.insert is not None]
+        barriers = [item for item in batch if item.insert is None]
         while pending:
             try:
-                ids = await self.driver.run([item.insert for item in pending])
+                ids = await self.driver.run([item.insert for item in pending if item.insert])
             except RowFailed as failure:
                 rejected = pending.pop(failure.index)
                 _fail_all([rejected], RowRejected, failure.error)
@@ -292,10 +275,13 @@ class GroupCommitWriter:
             except Exception as error:
                 self.stats.failed_batches += 1
                 log.warning("group commit of %d rows failed: %r", len(pending), error)
-                _fail_all(pending, CommitFailed, error)
+                _fail_all(pending + barriers, CommitFailed, error)
                 return
             self._resolve(pending, ids)
-            return
+            break
+        for item in barriers:
+            if not item.future.done():
+                item.future.set_result(None)
 
     def _resolve(self, batch: list[_Pending], ids: list[int | None]) -> None:
         inserted = sum(1 for id_ in ids if id_ is not None)
@@ -327,7 +313,6 @@ __all__ = [
     "GroupCommitWriter",
     "InsertResult",
     "RowRejected",
-    "RowStatement",
     "WriteFailed",
     "WriterClosed",
     "WriterStats",

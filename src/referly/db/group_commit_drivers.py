@@ -13,9 +13,6 @@ key, return `id, <cols>` per inserted row instead, matched to the inputs by valu
 statement fails on one row (a foreign key, a value too long), the batch is rolled back and run
 row by row, which names the row.
 
-Row statements (`RowStatement`: `INSERT ... SELECT ... WHERE ...`, at most one row per call) go
-in the same way, their ids also taken from the sequence.
-
 A batch that is one statement (one row, or rows of one shape answered in input order) runs
 without BEGIN/COMMIT when the connection carried a batch less than `IDLE_SECONDS` ago: a single
 statement is its own transaction, committed (and, with `synchronous_commit` on, flushed) before
@@ -24,25 +21,19 @@ BEGIN ... COMMIT, and a BEGIN that finds the connection broken (the server resta
 last batch) reconnects and runs the batch once more: nothing of it had reached the database."""
 
 import asyncio
-import re
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Integer, Table
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
-from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeEngine
 
-from referly.db.engine import SQLITE_BUSY_TIMEOUT_MS
-from referly.db.types import UTCDateTime
+from referly.db.raw import POSTGRES_DIALECT, SQLITE_DIALECT, bind_processor, configure_sqlite
 
 ROW_ERRORS_SQLITE = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
 ROW_ERRORS_POSTGRES = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
@@ -61,7 +52,6 @@ IDLE_SECONDS = 1.0
 # SQLite's limit on parameters (32766).
 SQLITE_MAX_CHUNK = 128
 SQLITE_CACHED_STATEMENTS = 256  # per shape: one statement per chunk size, and the one-row form
-PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: the writer caches one per shape
@@ -132,37 +122,6 @@ def _sqlite_bulk(
 Insert = tuple[Prepared, tuple[Any, ...]]
 
 
-@dataclass(frozen=True, eq=False)  # compared by identity: the writer caches one per dialect
-class RowStatement:
-    """An insert of at most one row per call, its values taken from a query:
-
-        INSERT INTO <table> (<columns>) SELECT <values> FROM <source> WHERE <where>
-        ON CONFLICT DO NOTHING RETURNING <primary key>
-
-    `values` (one SQL expression per column), `source` and `where` are SQL text valid on both
-    SQLite and PostgreSQL; they name the call's parameters as `:name`, and qualify every
-    column they read with its table's alias. `params` lists each parameter's name and type,
-    and every parameter must be used. Columns' Python-side defaults do not apply: give a
-    value for every column that needs one. Give types without a length (`String()`): on PostgreSQL
-    a parameter is cast to its type. The call inserts nothing when the query finds no row
-    (an unknown key, say) or when the row would break a unique constraint."""
-
-    table: Table
-    columns: tuple[str, ...]
-    values: tuple[str, ...]
-    source: str
-    where: str
-    params: tuple[tuple[str, TypeEngine[Any]], ...]
-
-    def __post_init__(self) -> None:
-        if len(self.values) != len(self.columns):
-            raise ValueError("a row statement needs one value expression per column")
-        used = set(PARAMETER.findall(" ".join((*self.values, self.source, self.where))))
-        declared = [name for name, _type in self.params]
-        if used != set(declared) or len(declared) != len(set(declared)):
-            raise ValueError(f"parameters used {sorted(used)} but declared {declared}")
-
-
 class RowFailed(Exception):
     """Insert `index` of the batch failed; the batch's transaction was rolled back."""
 
@@ -176,26 +135,6 @@ class _Unmatched(Exception):
     """A returned row equals no input (the database changed a value): go row by row."""
 
 
-def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
-    """The type's bind processor for the dialect; for `UTCDateTime` on SQLite, an equal one
-    that formats the text in one step (the column's own chain is most of a row's cost)."""
-    if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
-        return sqlite_utc_text
-    processor: Callable[[Any], Any] | None = type_.dialect_impl(dialect).bind_processor(dialect)
-    return processor
-
-
-def sqlite_utc_text(value: datetime | None) -> str | None:
-    """What `UTCDateTime` stores on SQLite: naive UTC as `YYYY-MM-DD HH:MM:SS.ffffff`."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    if value.utcoffset():
-        value = value.astimezone(UTC)
-    return value.isoformat(" ", "microseconds")[:26]  # without the offset, +00:00
-
-
 def prepare(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Prepared:
     unknown = [name for name in columns if name not in table.c]
     if unknown:
@@ -206,7 +145,7 @@ def prepare(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Prepare
     head = f"INSERT INTO {quote(table.name)} ({names}) "
     tail = f" ON CONFLICT DO NOTHING RETURNING {quote(primary_key.name)}"
     types = [table.c[name].type for name in columns]
-    processors = tuple(_bind_processor(t, dialect) for t in types)
+    processors = tuple(bind_processor(t, dialect) for t in types)
     if dialect.name == "sqlite":
         marks = ", ".join("?" * len(columns))
         key = quote(primary_key.name)
@@ -237,69 +176,8 @@ def prepare(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Prepare
     return Prepared(columns, one, bulk, processors, bulk_in_order=True)
 
 
-def prepare_row_statement(statement: RowStatement, dialect: Dialect) -> Prepared:
-    """The statement's SQL for one driver: numbered parameters for one row and, on
-    PostgreSQL, the statement for many rows at once (one array per parameter)."""
-    table = statement.table
-    unknown = [name for name in statement.columns if name not in table.c]
-    if unknown:
-        raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
-    quote = dialect.identifier_preparer.quote
-    (primary_key,) = table.primary_key.columns
-    key = quote(primary_key.name)
-    names = [name for name, _type in statement.params]
-    types = [type_ for _name, type_ in statement.params]
-    processors = tuple(_bind_processor(t, dialect) for t in types)
-    columns = ", ".join(quote(name) for name in statement.columns)
-    tail = f"ON CONFLICT DO NOTHING RETURNING {key}"
-
-    def render(text: str, mark: Callable[[int], str]) -> str:
-        return PARAMETER.sub(lambda found: mark(names.index(found.group(1))), text)
-
-    def query(mark: Callable[[int], str]) -> tuple[str, str, str]:
-        values = ", ".join(render(value, mark) for value in statement.values)
-        return values, render(statement.source, mark), render(statement.where, mark)
-
-    if dialect.name == "sqlite":
-        values, source, where_one = query(lambda n: f"?{n + 1}")
-        one = f"INSERT INTO {quote(table.name)} ({columns}) SELECT {values} FROM {source} "
-        # Many rows: the rows are a table of values, `input` (its columns are SQLite's
-        # `column1`, `column2`, ...: the new id, then the parameters), joined to the source.
-        values, source, where = query(lambda n: f"input.column{n + 2}")
-        bulk_head = (
-            f"INSERT INTO {quote(table.name)} ({key}, {columns}) "
-            f"SELECT input.column1, {values} FROM (VALUES "
-        )
-        bulk_tail = (
-            f") AS input, {source} WHERE {where} ORDER BY input.column1 ON CONFLICT DO NOTHING"
-        )
-        many = _sqlite_bulk(table, dialect, statement.columns, bulk_head, len(names), bulk_tail)
-        one_sql = f"{one}WHERE {where_one} {tail}"
-        return Prepared(statement.columns, one_sql, None, processors, sqlite_bulk=many)
-    casts = [t.compile(dialect=dialect) for t in types]
-    values, source, where = query(lambda n: f"${n + 1}::{casts[n]}")
-    one = f"INSERT INTO {quote(table.name)} ({columns}) SELECT {values} FROM {source} "
-    one += f"WHERE {where} {tail}"
-    # Many rows: each input takes its id from the table's sequence up front, so the ids the
-    # insert returns name the inputs that made a row; inputs are inserted in their order.
-    arrays = ", ".join(f"${n}::{cast}[]" for n, cast in enumerate(casts, 1))
-    fields = ", ".join(f"p_{name}" for name in names)
-    sequence = f"pg_get_serial_sequence('{table.name}', '{primary_key.name}')"
-    values, source, where = query(lambda n: f"input.p_{names[n]}")
-    bulk = (
-        f"WITH input AS MATERIALIZED (SELECT nextval(({sequence})::regclass) AS new_id, u.* "
-        f"FROM unnest({arrays}) WITH ORDINALITY AS u({fields}, ordinal)), "
-        f"inserted AS (INSERT INTO {quote(table.name)} ({key}, {columns}) "
-        f"SELECT input.new_id, {values} FROM input, {source} WHERE {where} "
-        f"ORDER BY input.ordinal {tail}) "
-        f"SELECT inserted.{key} FROM input LEFT JOIN inserted ON inserted.{key} = input.new_id "
-        "ORDER BY input.ordinal"
-    )
-    return Prepared(statement.columns, one, bulk, processors, bulk_in_order=True)
-
-
 class SqliteDriver:
-    dialect: Dialect = SQLiteDialect_pysqlite()
+    dialect: Dialect = SQLITE_DIALECT
 
     def __init__(self, path: str) -> None:
         self._path = path
@@ -335,13 +213,7 @@ class SqliteDriver:
                 check_same_thread=False,
                 cached_statements=SQLITE_CACHED_STATEMENTS,
             )
-            for pragma in (
-                "journal_mode=WAL",
-                "synchronous=FULL",
-                "foreign_keys=ON",
-                f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-            ):
-                connection.execute(f"PRAGMA {pragma}")
+            configure_sqlite(connection)
             self._connection = connection
         return self._connection
 
@@ -413,7 +285,7 @@ def _sqlite_insert(cursor: sqlite3.Cursor, index: int, item: Insert) -> int | No
 
 
 class PostgresDriver:
-    dialect: Dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+    dialect: Dialect = POSTGRES_DIALECT
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn

@@ -160,7 +160,7 @@ class Customer(Base):
 
 class IdempotencyKey(Base):
     """A POST's `Idempotency-Key` and the answer it got, so a retry gets the same answer
-    instead of doing the work twice (see `referly.api.idempotency`)."""
+    instead of doing the work twice (see `referly.web.idempotency`)."""
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (

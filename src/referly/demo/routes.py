@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from referly.db.models import Program
-from referly.domain.attribution import COOKIE_NAME
+from referly.domain.cookies import COOKIE_NAME
 from referly.domain.programs import get_program
 
 router = APIRouter(include_in_schema=False)

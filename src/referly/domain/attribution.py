@@ -1,119 +1,139 @@
-"""Pure rules of the browser path: which key the cookie keeps, which partner a sign-up
-credits, which domain the cookie lives on, which sites may report, and what the script is
-told. No I/O here.
+"""Who is credited with a new customer: the rules, as pure functions. No I/O here.
 
-The browser script (`static/universal.js`) applies the cookie rules in the visitor's
-browser; the functions below are their reference, tested directly, and the server applies
-the rest (origins, settings)."""
+The services (`referly.domain.customers`) fetch the facts these rules need — the referral
+link a key or partner names, the visitor's clicks on it inside the cookie window — and every
+door (the REST API, the public sign-up path, the CLI) goes through them, so a rule changed
+here changes everywhere at once.
 
-import re
-from collections.abc import Sequence
-from typing import Any
-from urllib.parse import urlsplit
+The browser script applies the cookie's share of the same rules in the visitor's browser
+(`referly.domain.cookies` holds their reference)."""
 
-from referly.db.models import Program
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-ATTRIBUTION_RULES = ("last_click", "first_click")
-COOKIE_NAME = {"affiliate": "partnero_partner", "referral": "partnero_referral"}
-COOKIE_DOMAIN_AUTO = "auto"
-COOKIE_DOMAIN_HOST = "host"
-# Browsers cap a cookie's lifetime at 400 days; a longer setting would silently not hold.
-MAX_COOKIE_DAYS = 400
-DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-ORIGIN = re.compile(r"^(https?)://(\*\.)?([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$")
-DEFAULT_PORTS = {"http": "80", "https": "443"}
+from referly.domain.keys import normalize_email
+from referly.errors import InvalidPartnerKey, ValidationFailed
+
+LAST_CLICK = "last_click"
+FIRST_CLICK = "first_click"
+ATTRIBUTION_RULES = (LAST_CLICK, FIRST_CLICK)
+SELF_REFERRAL = "self_referral"
 
 
-def cookie_key_after_landing(current: str | None, landing: str, rule: str) -> str:
-    """The key the cookie holds after a visitor lands with `landing`: last click takes the
-    new key; first click keeps a key the visitor already has."""
-    if rule == "first_click" and current:
-        return current
-    return landing
+@dataclass(frozen=True, slots=True)
+class NamedLink:
+    """A referral link and the partner it belongs to, as the program holds them."""
+
+    link_id: int
+    partner_id: int
+    partner_key: str
+    partner_email_ci: str
 
 
-def signup_partner_key(explicit: str | None, cookie: str | None, landing: str | None) -> str | None:
-    """The key a sign-up credits: `data.partner.key`, else the cookie, else the landing URL.
-    None means no referral, and then the script reports nothing."""
-    return explicit or cookie or landing or None
+@dataclass(frozen=True, slots=True)
+class VisitorClicks:
+    """The visitor's first and latest click on a link inside the cookie window (ids)."""
+
+    first: int | None = None
+    last: int | None = None
 
 
-def cookie_domain_candidates(hostname: str, mode: str) -> list[str]:
-    """The cookie domains to try, in order; the first the browser accepts wins, and `""`
-    (host-only, always accepted) ends every list. For `auto` that is the shortest parent first:
-    browsers refuse public suffixes (`co.uk`), so the first accepted is the registrable root
-    (`example.co.uk`), shared by every subdomain. Parents of an IP address are refused too."""
-    if mode == COOKIE_DOMAIN_HOST:
-        return [""]
-    if mode != COOKIE_DOMAIN_AUTO:
-        return [mode, ""]
-    labels = hostname.lower().split(".")
-    return [".".join(labels[start:]) for start in range(len(labels) - 2, -1, -1)] + [""]
+NO_CLICKS = VisitorClicks()
 
 
-def normalize_cookie_domain(value: str) -> str:
-    """`auto`, `host`, or a domain name (a leading dot is dropped). ValueError otherwise."""
-    text = value.strip().lower().removeprefix(".")
-    if text in (COOKIE_DOMAIN_AUTO, COOKIE_DOMAIN_HOST):
-        return text
-    labels = text.split(".")
-    if len(text) > 253 or len(labels) < 2 or not all(DOMAIN_LABEL.match(x) for x in labels):
-        raise ValueError("The cookie domain must be auto, host, or a domain like example.com.")
-    return text
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """What a new customer is credited to. A held-back customer (a self-referral) is credited
+    to nobody and keeps, for review, the partner it would have credited."""
+
+    partner_id: int | None = None
+    partner_key: str | None = None
+    referral_link_id: int | None = None
+    click_id: int | None = None
+    flag: str | None = None
+    flagged_partner_id: int | None = None
 
 
-def normalize_origin(value: str) -> str:
-    """An origin as browsers send it in `Origin`: `scheme://host[:port]`, lower-case, no
-    default port, no path. `https://*.example.com` allows every subdomain of example.com.
-    ValueError when it is not one."""
-    text = value.strip().lower().rstrip("/")
-    match = ORIGIN.match(text)
-    if match is None:
-        raise ValueError(f"Not an origin (https://host[:port]): {value.strip()!r}")
-    scheme, wildcard, host, port = match.groups()
-    port_part = "" if port in (None, DEFAULT_PORTS[scheme]) else f":{port}"
-    return f"{scheme}://{wildcard or ''}{host}{port_part}"
+NOBODY = Credit()
 
 
-def origin_allowed(origin: str | None, allowed: Sequence[str]) -> bool:
-    """Whether a request from `origin` may report. No list allows every origin; a request
-    without an `Origin` header (not sent by a browser script) is not refused by it."""
-    if not allowed or origin is None:
-        return True
-    origin = origin.lower()
-    return any(origin == entry or _wildcard_match(origin, entry) for entry in allowed)
+def require_partner(program_type: str, partner_named: bool, referral_url_given: bool) -> None:
+    """An affiliate program credits every customer to a partner, so it needs one named; a
+    referral URL only picks among a named partner's links."""
+    if partner_named:
+        return
+    if program_type == "affiliate":
+        raise ValidationFailed.field("partner", "The partner field is required.")
+    if referral_url_given:
+        raise ValidationFailed.field(
+            "partner", "The partner field is required with options.referral_url."
+        )
 
 
-def _wildcard_match(origin: str, entry: str) -> bool:
-    if "://*." not in entry:
-        return False
-    scheme, _, rest = entry.partition("://*.")
-    parts = urlsplit(origin)
-    suffix_host, _, port = rest.partition(":")
-    origin_port = "" if parts.port is None else str(parts.port)
-    return (
-        parts.scheme == scheme
-        and (parts.hostname or "").endswith("." + suffix_host)
-        and origin_port == port
+def named_link(found: NamedLink | None) -> NamedLink:
+    """The link a request named; `Invalid partner key` when the program has none such."""
+    if found is None:
+        raise InvalidPartnerKey()
+    return found
+
+
+def link_of_referral_url(partner: NamedLink, url_link: NamedLink | None) -> NamedLink:
+    """`options.referral_url` picks which of the partner's links gets the credit; a URL that is
+    not one of that partner's links is refused."""
+    if url_link is None or url_link.partner_id != partner.partner_id:
+        raise ValidationFailed.field(
+            "options.referral_url", "The referral URL is not one of the partner's links."
+        )
+    return url_link
+
+
+def window_start(now: datetime, cookie_days: int) -> datetime:
+    """The oldest click that can still count: the cookie that carried it lives this long."""
+    return now - timedelta(days=cookie_days)
+
+
+def click_credited(clicks: VisitorClicks, rule: str) -> int | None:
+    """The click a sign-up came through: the visitor's first under first-click attribution,
+    else the latest."""
+    return clicks.first if rule == FIRST_CLICK else clicks.last
+
+
+def is_self_referral(partner_email_ci: str, customer_key: str, customer_email: str | None) -> bool:
+    """A partner signing up through their own link: their email as the customer's email, or
+    as its key."""
+    own = {normalize_email(customer_key)}
+    if customer_email:
+        own.add(normalize_email(customer_email))
+    return partner_email_ci in own
+
+
+def credit(
+    link: NamedLink | None,
+    customer_key: str,
+    customer_email: str | None,
+    clicks: VisitorClicks = NO_CLICKS,
+    rule: str = LAST_CLICK,
+) -> Credit:
+    """The credit of a new customer that came through `link` (None: nobody referred it). A
+    self-referral earns nothing: the customer is kept, credited to nobody, and flagged with
+    the partner it would have credited, so the program owner can review it."""
+    if link is None:
+        return NOBODY
+    click_id = click_credited(clicks, rule)
+    if is_self_referral(link.partner_email_ci, customer_key, customer_email):
+        return Credit(click_id=click_id, flag=SELF_REFERRAL, flagged_partner_id=link.partner_id)
+    return Credit(link.partner_id, link.partner_key, link.link_id, click_id)
+
+
+def credit_after_change(
+    credited: Credit, customer_key: str, customer_email: str | None, partner_email_ci: str
+) -> Credit:
+    """A credited customer whose key or email changed into its own partner's loses the credit,
+    as if it had signed up that way."""
+    if credited.partner_id is None or not is_self_referral(
+        partner_email_ci, customer_key, customer_email
+    ):
+        return credited
+    return Credit(
+        click_id=credited.click_id, flag=SELF_REFERRAL, flagged_partner_id=credited.partner_id
     )
-
-
-def script_settings(program: Program) -> dict[str, Any]:
-    """What `GET /t/{id}/settings` serves. Readable fields for people; the one-letter keys
-    are what the script reads (every byte of it ships to every visitor)."""
-    cookie = COOKIE_NAME[program.type]
-    mode = program.cookie_domain
-    return {
-        "id": program.public_id,
-        "type": program.type,
-        "url_params": list(program.url_params),
-        "cookie_name": cookie,
-        "cookie_lifetime_days": program.cookie_lifetime_days,
-        "cookie_domain": mode,
-        "attribution": program.attribution,
-        "p": list(program.url_params),
-        "c": cookie,
-        "n": program.cookie_lifetime_days,
-        "m": "" if mode == COOKIE_DOMAIN_HOST else mode,
-        "f": program.attribution == "first_click",
-    }

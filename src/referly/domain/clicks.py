@@ -1,6 +1,5 @@
 """Clicks: a visitor arriving through a referral link. Recorded by the public tracking path,
-listed by the CLI, and looked up when the visitor signs up so the customer remembers its click.
-"""
+listed by the CLI, and looked up when the visitor signs up so the customer remembers its click."""
 
 import hashlib
 import ipaddress
@@ -8,13 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Insert, Integer, String, Text, insert, literal, select
+from sqlalchemy import Integer, String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referly.db.models import Click, Partner, Program, ReferralLink
+from referly.db.reads import Reader
 from referly.db.types import UTCDateTime
-from referly.domain.keys import normalize_key
+from referly.db.writes import RowWriter
+from referly.domain.attribution import NO_CLICKS, VisitorClicks
 from referly.domain.pagination import Page, paginate
+from referly.domain.referral_links import link_of_key
 
 # A click is stored with a hash of the visitor's network (IPv4 /24, IPv6 /48), never the IP.
 IPV4_PREFIX = 24
@@ -52,62 +54,48 @@ def hash_ip(ip: str, salt: str) -> str | None:
     return hashlib.sha256(f"{salt}|{network}".encode()).hexdigest()[:32]
 
 
-def click_insert(program_id: int, new: NewClick, now: datetime) -> Insert:
-    """One statement that records the click if the key is one of the program's referral keys
-    and records nothing otherwise: `INSERT ... SELECT` from the matching link. Valid and
-    unknown keys run the very same statement, so neither answer nor timing tells them apart.
-    """
-    source = select(
-        literal(program_id, Integer),
-        ReferralLink.partner_id,
-        ReferralLink.id,
-        literal(new.landing_url, Text),
-        literal(new.referrer, Text),
-        literal(new.visitor_id, String),
-        literal(new.ip_hash, String),
-        literal(now, UTCDateTime),
-    ).where(
-        ReferralLink.program_id == program_id,
-        ReferralLink.key_ci == normalize_key(new.referral_key),
-    )
-    columns = [
-        "program_id",
-        "partner_id",
-        "referral_link_id",
-        "landing_url",
-        "referrer",
-        "visitor_id",
-        "ip_hash",
-        "created_at",
-    ]
-    return insert(Click).from_select(columns, source, include_defaults=False)
+# The visitor's first and latest click on a link since a moment, found through the
+# (referral_link_id, visitor_id) index.
+VISITOR_CLICKS = select(func.min(Click.id), func.max(Click.id)).where(
+    Click.referral_link_id == bindparam("link_id", type_=Integer),
+    Click.visitor_id == bindparam("visitor_id", type_=String),
+    Click.created_at >= bindparam("since", type_=UTCDateTime()),
+)
 
 
-async def find_click_id(
-    session: AsyncSession,
-    partner_id: int,
-    link_id: int,
-    visitor_id: str | None,
-    first: bool,
-) -> int | None:
-    """The click a signing-up visitor came through: their click on the credited link, the
-    first one under first-click attribution, else the latest. None without a visitor id."""
+async def visitor_clicks(
+    reads: Reader, link_id: int, visitor_id: str | None, since: datetime
+) -> VisitorClicks:
+    """The visitor's clicks on the link that can still count; none without a visitor id."""
     if not visitor_id:
-        return None
-    order = Click.id.asc() if first else Click.id.desc()
-    statement = (
-        select(Click.id)
-        .where(
-            Click.referral_link_id == link_id,  # with visitor_id: the lookup's index
-            Click.visitor_id == visitor_id,
-            # A filter, not an index key: `+ 0` keeps SQLite from walking every click of the
-            # partner (a busy partner has hundreds of thousands) through ix_clicks_partner_id.
-            Click.partner_id + 0 == partner_id,
-        )
-        .order_by(order)
-        .limit(1)
-    )
-    return await session.scalar(statement)
+        return NO_CLICKS
+    params = {"link_id": link_id, "visitor_id": visitor_id, "since": since}
+    row = await reads.one(VISITOR_CLICKS, params)
+    return NO_CLICKS if row is None else VisitorClicks(row[0], row[1])
+
+
+async def record_click(
+    reads: Reader, rows: RowWriter, program_id: int, new: NewClick, now: datetime
+) -> bool:
+    """Store a click when its key is one of the program's referral keys; an unknown key
+    stores nothing but is answered on the same schedule (the caller cannot tell them apart).
+    True when a click was stored."""
+    link = await link_of_key(reads, program_id, new.referral_key)
+    if link is None:
+        await rows.barrier()
+        return False
+    row = {
+        "program_id": program_id,
+        "partner_id": link.partner_id,
+        "referral_link_id": link.link_id,
+        "landing_url": new.landing_url,
+        "referrer": new.referrer,
+        "visitor_id": new.visitor_id,
+        "ip_hash": new.ip_hash,
+        "created_at": now,
+    }
+    await rows.insert(Click, row)
+    return True
 
 
 async def list_clicks(

@@ -2,23 +2,38 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy import Select, select
+from sqlalchemy import Integer, Select, String, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referly.db.models import Customer, Partner, Program, ReferralLink
+from referly.db.models import Customer, Partner, Program
+from referly.db.reads import Reader
 from referly.db.types import utcnow
+from referly.db.writes import RowWriter
 from referly.domain import privacy
+from referly.domain.attribution import (
+    NOBODY,
+    Credit,
+    credit,
+    credit_after_change,
+    link_of_referral_url,
+    named_link,
+    require_partner,
+    window_start,
+)
+from referly.domain.clicks import visitor_clicks
 from referly.domain.keys import normalize_email, normalize_key, referral_key_from_url
 from referly.domain.pagination import Page, paginate
-from referly.domain.partners import PartnerRef, find_partner
-from referly.domain.referral_links import default_link, resolve_referral_key
-from referly.errors import DuplicateKey, InvalidPartnerKey, NotFound, ValidationFailed
+from referly.domain.partners import PartnerRef
+from referly.domain.referral_links import link_named_by, link_of_key
+from referly.errors import DuplicateKey, NotFound, ValidationFailed
 
 SOURCES = ("api", "js", "universal")
-STATUSES = ("active", "suspended")
-SELF_REFERRAL = "self_referral"
+ACTIVE = "active"
+STATUSES = (ACTIVE, "suspended")
 
 
 @dataclass
@@ -31,7 +46,23 @@ class NewCustomer:
     partner: PartnerRef = field(default_factory=PartnerRef)
     referral_url: str | None = None  # options.referral_url: which of the partner's links
     source: str = "api"
-    click_id: int | None = None
+    visitor_id: str | None = None  # the browser's visitor id: the sign-up's click is theirs
+
+
+class CreditRules(Protocol):
+    """What crediting a customer needs to know of its program (a `Program` row, or the public
+    path's cached copy of one)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def attribution(self) -> str: ...
+    @property
+    def cookie_lifetime_days(self) -> int: ...
+    @property
+    def url_params(self) -> Sequence[str]: ...
 
 
 @dataclass
@@ -61,92 +92,83 @@ class CustomerView:
     partner_key: str | None
 
 
-@dataclass(frozen=True)
-class Attribution:
-    partner: Partner | None
-    link: ReferralLink | None
+# Which of a customer's unique values the program holds already, as 1/0 per field.
+TAKEN = select(
+    func.max(case((Customer.key == bindparam("key", type_=String), 1), else_=0)),
+    func.max(case((Customer.email_ci == bindparam("email_ci", type_=String), 1), else_=0)),
+).where(Customer.program_id == bindparam("program_id", type_=Integer))
 
 
-async def attribute(session: AsyncSession, program: Program, new: NewCustomer) -> Attribution:
-    """Which partner and link a new customer is credited to.
-
-    `partner.key` may be the partner's own key or one of its extra link keys (the cookie holds
-    whichever key the visitor landed with); else `partner.id`, else `partner.email`."""
+async def credit_new_customer(
+    reads: Reader, program: CreditRules, new: NewCustomer, now: datetime
+) -> Credit:
+    """Who a new customer is credited to (`referly.domain.attribution` decides; this fetches
+    what it decides on): the link its partner reference names (`options.referral_url`
+    narrowing it to one of that partner's links) and the visitor's clicks on it."""
+    require_partner(program.type, new.partner.given, bool(new.referral_url))
     if not new.partner.given:
-        if program.type == "affiliate":
-            raise ValidationFailed.field("partner", "The partner field is required.")
-        if new.referral_url:
-            # A referral URL only picks among a named partner's links.
-            raise ValidationFailed.field(
-                "partner", "The partner field is required with options.referral_url."
-            )
-        return Attribution(None, None)
-    partner, link = await _partner_and_link(session, program, new.partner)
+        return NOBODY
+    link = named_link(await link_named_by(reads, program.id, new.partner))
     if new.referral_url:
-        link = await _link_of_referral_url(session, program, partner, new.referral_url)
-    return Attribution(partner, link)
+        url_key = referral_key_from_url(new.referral_url, program.url_params)
+        url_link = await link_of_key(reads, program.id, url_key) if url_key else None
+        link = link_of_referral_url(link, url_link)
+    since = window_start(now, program.cookie_lifetime_days)
+    clicks = await visitor_clicks(reads, link.link_id, new.visitor_id, since)
+    return credit(link, new.key, new.email, clicks, program.attribution)
 
 
-async def _partner_and_link(
-    session: AsyncSession, program: Program, ref: PartnerRef
-) -> tuple[Partner, ReferralLink | None]:
-    if ref.key:
-        found = await resolve_referral_key(session, program, ref.key)
-        if found is None:
-            raise InvalidPartnerKey()
-        return found
-    partner = await find_partner(session, program, ref)
-    return partner, await default_link(session, partner)
+def customer_row(
+    program_id: int, new: NewCustomer, credited: Credit, now: datetime
+) -> dict[str, Any]:
+    """A new customer's columns: the one place they are set."""
+    return {
+        "program_id": program_id,
+        "key": new.key,
+        "email": new.email,
+        "email_ci": normalize_email(new.email) if new.email else None,
+        "name": new.name,
+        "surname": new.surname,
+        "tags": list(new.tags),
+        "partner_id": credited.partner_id,
+        "referral_link_id": credited.referral_link_id,
+        "click_id": credited.click_id,
+        "source": new.source,
+        "status": ACTIVE,
+        "created_at": now,
+        "updated_at": now,
+        "flag": credited.flag,
+        "flagged_partner_id": credited.flagged_partner_id,
+    }
 
 
-async def _link_of_referral_url(
-    session: AsyncSession, program: Program, partner: Partner, url: str
-) -> ReferralLink:
-    problem = ValidationFailed.field(
-        "options.referral_url", "The referral URL is not one of the partner's links."
-    )
-    key = referral_key_from_url(url, program.url_params)
-    found = await resolve_referral_key(session, program, key) if key else None
-    if found is None or found[0].id != partner.id:
-        raise problem
-    return found[1]
+async def create_customer(
+    reads: Reader,
+    rows: RowWriter,
+    program: CreditRules,
+    new: NewCustomer,
+    now: datetime | None = None,
+) -> CustomerView:
+    """A new customer, credited by the attribution rules, for every door: the REST API, the
+    public sign-up path and the CLI. Reads go through `reads`, the row through `rows` (the
+    group-commit writer, or the caller's session). Errors: `Invalid partner key` (400) when
+    the partner named is not the program's, 422 for a missing partner or a referral URL that
+    is not the partner's, `Duplicate key` (422, naming the field) when the key or email is
+    taken."""
+    now = now or utcnow()
+    credited = await credit_new_customer(reads, program, new, now)
+    row = customer_row(program.id, new, credited, now)
+    inserted = await rows.insert(Customer, row)
+    if inserted.id is None:
+        raise await _duplicate(reads, program.id, new)
+    return CustomerView(Customer(id=inserted.id, **row), credited.partner_key)
 
 
-async def create_customer(session: AsyncSession, program: Program, new: NewCustomer) -> Customer:
-    """A new customer, attributed. Duplicate key or email → `Duplicate key` (422)."""
-    credit = await attribute(session, program, new)
-    await _ensure_unique(session, program, new.key, new.email)
-    now = utcnow()
-    customer = Customer(
-        program_id=program.id,
-        key=new.key,
-        email=new.email,
-        email_ci=normalize_email(new.email) if new.email else None,
-        name=new.name,
-        surname=new.surname,
-        tags=new.tags,
-        partner_id=credit.partner.id if credit.partner else None,
-        referral_link_id=credit.link.id if credit.link else None,
-        click_id=new.click_id,
-        source=new.source,
-        created_at=now,
-        updated_at=now,
-    )
-    if credit.partner is not None:
-        _hold_self_referral(customer, credit.partner)
-    session.add(customer)
-    await _flush_unique(session)
-    return customer
-
-
-def _hold_self_referral(customer: Customer, partner: Partner) -> None:
-    """A partner signing up through their own link (their own email as the customer's email,
-    or as its key) earns nothing from it: the customer is kept, credited to nobody, and
-    flagged with the partner it would have credited, so the program owner can review it."""
-    if partner.email_ci not in {customer.email_ci, normalize_email(customer.key)}:
-        return
-    customer.flag, customer.flagged_partner_id = SELF_REFERRAL, partner.id
-    customer.partner_id = customer.referral_link_id = None
+async def _duplicate(reads: Reader, program_id: int, new: NewCustomer) -> DuplicateKey:
+    email_ci = normalize_email(new.email) if new.email else None
+    found = await reads.one(TAKEN, {"program_id": program_id, "key": new.key, "email_ci": email_ci})
+    names = [name for name, hit in zip(("key", "email"), found or (0, 0), strict=True) if hit]
+    return DuplicateKey(errors={name: [f"The {name} has already been taken."] for name in names})
 
 
 async def update_customer(
@@ -162,11 +184,21 @@ async def update_customer(
         if value is not None:
             setattr(customer, name, value)
     if customer.partner_id is not None and (changes.email or changes.key):
-        partner = await session.get(Partner, customer.partner_id)
-        if partner is not None:  # a credited customer renamed into its own partner
-            _hold_self_referral(customer, partner)
+        await _recheck_credit(session, customer)
     await _flush_unique(session)
     return customer
+
+
+async def _recheck_credit(session: AsyncSession, customer: Customer) -> None:
+    """A credited customer renamed into its own partner loses the credit."""
+    partner = await session.get(Partner, customer.partner_id)
+    if partner is None:
+        return
+    before = Credit(customer.partner_id, partner.key, customer.referral_link_id, customer.click_id)
+    after = credit_after_change(before, customer.key, customer.email, partner.email_ci)
+    customer.partner_id, customer.referral_link_id = after.partner_id, after.referral_link_id
+    if after.flag is not None:
+        customer.flag, customer.flagged_partner_id = after.flag, after.flagged_partner_id
 
 
 async def set_status(session: AsyncSession, customer: Customer, status: str) -> Customer:

@@ -10,13 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referly.db.models import Program
-from referly.domain.attribution import (
-    ATTRIBUTION_RULES,
-    MAX_COOKIE_DAYS,
-    normalize_cookie_domain,
-    normalize_origin,
-)
+from referly.domain.attribution import ATTRIBUTION_RULES
+from referly.domain.cookies import MAX_COOKIE_DAYS, normalize_cookie_domain
 from referly.domain.keys import new_program_public_id
+from referly.domain.origins import normalize_origin
 from referly.errors import NotFound, ValidationFailed
 
 PROGRAM_TYPES = ("affiliate", "referral")

@@ -1,11 +1,13 @@
 """Referral links: every referral key of a program, default (the partner's own key) or extra."""
 
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, String, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referly.db.models import Partner, Program, ReferralLink
-from referly.domain.keys import is_valid_referral_key, normalize_key
+from referly.db.reads import Query, Reader, Row
+from referly.domain.attribution import NamedLink
+from referly.domain.keys import is_valid_referral_key, normalize_email, normalize_key
 from referly.domain.pagination import Page, paginate
 from referly.domain.partners import PartnerRef, find_partner
 from referly.errors import DuplicateKey, NotFound, ValidationFailed
@@ -13,29 +15,55 @@ from referly.errors import DuplicateKey, NotFound, ValidationFailed
 KEY_TAKEN = "The key has already been taken."
 
 
-async def resolve_referral_key(
-    session: AsyncSession, program: Program, key: str
-) -> tuple[Partner, ReferralLink] | None:
-    """The partner and link a referral key names (partner key or extra link key, any case)."""
+def _named_links() -> Query:
+    return select(ReferralLink.id, ReferralLink.partner_id, Partner.key, Partner.email_ci).join(
+        Partner, Partner.id == ReferralLink.partner_id
+    )
+
+
+# The link a referral key names in a program: a partner's own key or an extra link's key, in
+# any case (every referral key of a program lives in `referral_links`, one namespace).
+LINK_OF_KEY = _named_links().where(
+    ReferralLink.program_id == bindparam("program_id", type_=Integer),
+    ReferralLink.key_ci == bindparam("key_ci", type_=String),
+)
+_DEFAULT_LINK = _named_links().where(
+    Partner.program_id == bindparam("program_id", type_=Integer), ReferralLink.is_default
+)
+DEFAULT_LINK_OF_PARTNER_ID = _DEFAULT_LINK.where(
+    Partner.public_id == bindparam("public_id", type_=String)
+)
+DEFAULT_LINK_OF_PARTNER_EMAIL = _DEFAULT_LINK.where(
+    Partner.email_ci == bindparam("email_ci", type_=String)
+)
+
+
+def _named(row: Row | None) -> NamedLink | None:
+    return None if row is None else NamedLink(int(row[0]), int(row[1]), row[2], row[3])
+
+
+async def link_of_key(reads: Reader, program_id: int, key: str) -> NamedLink | None:
+    """The link (and partner) a referral key names in the program; None for an unknown or
+    malformed key."""
     if not is_valid_referral_key(key):
         return None
-    statement = (
-        select(Partner, ReferralLink)
-        .join(ReferralLink, ReferralLink.partner_id == Partner.id)
-        .where(ReferralLink.program_id == program.id, ReferralLink.key_ci == normalize_key(key))
-    )
-    found = (await session.execute(statement)).first()
-    if found is None:
-        return None
-    partner, link = found
-    return partner, link
+    params = {"program_id": program_id, "key_ci": normalize_key(key)}
+    return _named(await reads.one(LINK_OF_KEY, params))
 
 
-async def default_link(session: AsyncSession, partner: Partner) -> ReferralLink | None:
-    statement = select(ReferralLink).where(
-        ReferralLink.partner_id == partner.id, ReferralLink.is_default.is_(True)
-    )
-    return await session.scalar(statement)
+async def link_named_by(reads: Reader, program_id: int, ref: PartnerRef) -> NamedLink | None:
+    """The link a request names a partner by (Partnero's order): `key` (the partner's own
+    key or one of its extra link keys), else `id`, else `email` (the partner's default
+    link)."""
+    if ref.key:
+        return await link_of_key(reads, program_id, ref.key)
+    if ref.id:
+        params = {"program_id": program_id, "public_id": ref.id}
+        return _named(await reads.one(DEFAULT_LINK_OF_PARTNER_ID, params))
+    if ref.email:
+        params = {"program_id": program_id, "email_ci": normalize_email(ref.email)}
+        return _named(await reads.one(DEFAULT_LINK_OF_PARTNER_EMAIL, params))
+    return None
 
 
 async def create_referral_link(

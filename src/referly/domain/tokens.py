@@ -9,10 +9,11 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referly.db.models import ApiToken, Program
+from referly.db.reads import Reader
 from referly.db.types import utcnow
 from referly.errors import NotFound, Unauthorized
 
@@ -62,21 +63,26 @@ async def revoke_token(session: AsyncSession, token_or_prefix: str) -> ApiToken:
     return row
 
 
-async def authenticate(session: AsyncSession, token: str) -> Program:
-    """The program a bearer token belongs to; Unauthorized for anything else."""
+_PROGRAM_COLUMNS = tuple(Program.__table__.columns)
+# A token's row, by its prefix, and its program.
+TOKEN_BY_PREFIX = (
+    select(ApiToken.token_hash, ApiToken.revoked_at, *_PROGRAM_COLUMNS)
+    .join(Program, Program.id == ApiToken.program_id)
+    .where(ApiToken.prefix == bindparam("prefix", type_=String))
+)
+
+
+async def authenticate(reads: Reader, token: str) -> Program:
+    """The program a bearer token belongs to; Unauthorized for anything else. The same work is
+    done whether the prefix exists or not, and the hash is compared in constant time."""
     prefix = split_prefix(token)
     if prefix is None:
         raise Unauthorized()
-    statement = (
-        select(ApiToken, Program)
-        .join(Program, Program.id == ApiToken.program_id)
-        .where(ApiToken.prefix == prefix)
+    found = await reads.one(TOKEN_BY_PREFIX, {"prefix": prefix})
+    given = hash_token(token)
+    stored = found[0] if found is not None else given
+    if not hmac.compare_digest(stored, given) or found is None or found[1] is not None:
+        raise Unauthorized()
+    return Program(
+        **{column.key: value for column, value in zip(_PROGRAM_COLUMNS, found[2:], strict=True)}
     )
-    found = (await session.execute(statement)).first()
-    if found is None:
-        hmac.compare_digest(hash_token(token), hash_token(token))  # same work either way
-        raise Unauthorized()
-    row, program = found
-    if not hmac.compare_digest(row.token_hash, hash_token(token)) or row.revoked_at is not None:
-        raise Unauthorized()
-    return program

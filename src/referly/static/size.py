@@ -5,7 +5,7 @@ Exits 1 when the gzipped script is over its budget."""
 import json
 import sys
 
-from referly.static.script import SIZE_BUDGET, load_script, read_source
+from referly.static.build import SIZE_BUDGET, load_script, read_source
 
 
 def main(argv: list[str]) -> int:

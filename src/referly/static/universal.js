@@ -1,5 +1,5 @@
 // Referly's browser script: a drop-in for Partnero's universal.js. Hand-written, no build
-// step; served with comments and whitespace stripped (referly/static/script.py). Budget:
+// step; served with comments and whitespace stripped (referly/static/build.py). Budget:
 // 1.5 KB gzipped, checked by `python -m referly.static.size`. Every byte ships to every
 // visitor, so local names are short and the settings use one-letter keys:
 // p URL params, c cookie name, n cookie days, m cookie domain ('auto', '' for host-only, or a

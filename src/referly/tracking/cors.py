@@ -3,8 +3,8 @@ with a `text/plain` body), so browsers send no preflight; one is still answered 
 that send JSON. Cookies are never wanted here, so `Access-Control-Allow-Credentials` is never
 sent: a page cannot make a visitor's browser report with Referly-side credentials."""
 
-from referly.domain.attribution import origin_allowed
-from referly.tracking.http import Headers
+from referly.domain.origins import origin_allowed
+from referly.web.asgi import Headers
 
 PREFLIGHT_HEADERS: Headers = [
     (b"access-control-allow-methods", b"GET, POST, OPTIONS"),

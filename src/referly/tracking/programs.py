@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from referly.db.models import Program
-from referly.domain.attribution import script_settings
-from referly.tracking.http import json_bytes
+from referly.domain.cookies import script_settings
+from referly.web.asgi import json_bytes
 
 PUBLIC_ID = re.compile(r"^[A-Za-z0-9]{8}$")
 MAX_CACHED = 10_000
@@ -20,9 +20,15 @@ MAX_CACHED = 10_000
 
 @dataclass(frozen=True)
 class PublicProgram:
+    """A program's settings as the public path keeps them: what crediting a sign-up needs
+    (`referly.domain.customers.CreditRules`), the allowed origins and the script's settings."""
+
     id: int
     public_id: str
+    type: str
     attribution: str
+    cookie_lifetime_days: int
+    url_params: tuple[str, ...]
     allowed_origins: tuple[str, ...]
     settings_body: bytes  # what GET /t/{id}/settings answers
 
@@ -31,7 +37,10 @@ class PublicProgram:
         return cls(
             id=program.id,
             public_id=program.public_id,
+            type=program.type,
             attribution=program.attribution,
+            cookie_lifetime_days=program.cookie_lifetime_days,
+            url_params=tuple(program.url_params),
             allowed_origins=tuple(program.allowed_origins),
             settings_body=json_bytes(script_settings(program)),
         )

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 from starlette.types import Scope, Send
 
-from referly.static.script import ServedScript
-from referly.tracking.http import Headers, MethodNotAllowed, error_body, error_headers
+from referly.errors import MethodNotAllowed
+from referly.static.build import ServedScript
+from referly.web.asgi import Headers
+from referly.web.errors import error_body, error_headers
 
 SCRIPT_PATH = "/js/universal.js"
 CACHE_CONTROL = b"public, max-age=3600"

@@ -1,29 +1,30 @@
 """Customer request and response bodies."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from referly.api.schemas.common import (
-    CustomerKey,
-    Email,
     PartnerRefIn,
-    PersonName,
     TagOut,
-    Tags,
-    WireIn,
     iso_timestamp,
     tags_out,
-    unwrap,
 )
 from referly.domain.customers import CustomerChanges, CustomerView, NewCustomer
+from referly.domain.fields import (
+    CustomerKey,
+    Email,
+    PersonName,
+    ReferralUrl,
+    Tags,
+    WireIn,
+    unwrap,
+)
 from referly.domain.partners import PartnerRef
-
-Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 
 
 class CustomerOptionsIn(WireIn):
-    referral_url: Url | None = None
+    referral_url: ReferralUrl | None = None
 
 
 class LegacyCustomerIn(WireIn):

@@ -4,19 +4,17 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from referly.api.schemas.common import (
+from referly.api.schemas.common import TagOut, iso_timestamp, tags_out
+from referly.db.models import Program
+from referly.domain.fields import (
     Email,
     Identifier,
     PersonName,
     ReferralKey,
-    TagOut,
     Tags,
     WireIn,
-    iso_timestamp,
-    tags_out,
     unwrap,
 )
-from referly.db.models import Program
 from referly.domain.links import link_url
 from referly.domain.partners import NewPartner, PartnerChanges, PartnerView
 from referly.domain.passwords import PASSWORD_RULE, is_strong_password

@@ -2,8 +2,9 @@
 
 from pydantic import BaseModel
 
-from referly.api.schemas.common import PartnerRefIn, ReferralKey, WireIn
+from referly.api.schemas.common import PartnerRefIn
 from referly.db.models import Program, ReferralLink
+from referly.domain.fields import ReferralKey, WireIn
 from referly.domain.links import link_url
 from referly.domain.partners import PartnerRef
 

@@ -1,44 +1,49 @@
-"""The public tracking path, answered before anything of FastAPI's runs: `/js/universal.js`
-and `/t/{public_id}/settings|clicks|signups`. Everything else goes on to the REST API.
-
-`TrackedApp` is the FastAPI application with this path in front: its `__call__` looks at the
-path first, so these requests skip FastAPI's own per-request layers (telemetry, body limits,
-error and exception middleware) and every middleware the app adds.
+"""The public tracking path: `/js/universal.js` and `/t/{public_id}/settings|clicks|signups`,
+a plain ASGI app with no framework layers (it is the high-volume path). `create_app`
+dispatches these paths to it before anything of FastAPI's runs.
 
 Per request: the route and method are checked first (no I/O), then the program (cached), the
-origin, the rate limit, the body. Valid and unknown referral keys get the same answer: 202
-`{"status": 1}`, after the commit."""
+origin, the rate limit, the body. Reports go to the same domain services as the REST API
+(`referly.domain.clicks.record_click`, `referly.domain.customers.create_customer`), reading
+through the fast reader and writing through the group-commit writer. Valid and unknown
+referral keys get the same answer, 202 `{"status": 1}`, on the same schedule: after a commit."""
 
 import ipaddress
 import logging
 from typing import Any
 
-from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import Receive, Scope, Send
 
-from referly.api.rate_limit import RateLimiter
 from referly.config import Settings
 from referly.db.engine import DATABASE_UNAVAILABLE
-from referly.domain.clicks import hash_ip
-from referly.errors import NotFound, RateLimited, ReferlyError, ServiceUnavailable
-from referly.net import client_ip
-from referly.static.script import load_script
-from referly.tracking.cors import PREFLIGHT_HEADERS, cors_headers, is_allowed
-from referly.tracking.http import (
-    JSON_TYPE,
-    Headers,
+from referly.db.models import Program
+from referly.db.reads import Reader
+from referly.db.types import utcnow
+from referly.db.writes import RowWriter
+from referly.domain.clicks import NewClick, hash_ip, record_click
+from referly.domain.customers import NewCustomer, create_customer
+from referly.domain.partners import PartnerRef
+from referly.errors import (
+    DuplicateKey,
+    InvalidPartnerKey,
     MethodNotAllowed,
+    NotFound,
     OriginRefused,
-    error_body,
-    error_headers,
-    json_bytes,
-    read_body,
-    respond,
+    RateLimited,
+    ReferlyError,
+    ServiceUnavailable,
 )
+from referly.static.build import load_script
+from referly.tracking.cors import PREFLIGHT_HEADERS, cors_headers, is_allowed
 from referly.tracking.programs import ProgramCache, PublicProgram
-from referly.tracking.reports import parse_click, parse_signup
+from referly.tracking.reports import ClickReport, SignupReport, parse
 from referly.tracking.script import SCRIPT_PATH, ScriptResponder
-from referly.tracking.store import TrackingStore
+from referly.web.asgi import JSON_TYPE, Headers, json_bytes, read_body, respond
+from referly.web.client_ip import client_ip
+from referly.web.errors import error_body, error_headers
+from referly.web.rate_limit import RateLimiter
 
 log = logging.getLogger("referly.tracking")
 
@@ -51,14 +56,23 @@ MAX_REMEMBERED = 10_000  # client addresses and network hashes kept, per kind
 Answer = tuple[int, bytes, Headers]
 
 
-class Tracking:
-    """One per app: the store, the program cache, the rate limiter and the script."""
+class PublicTracking:
+    """The public path's ASGI app, one per server app: the program cache, the rate limiter and
+    the script, over the fast reader and the group-commit writer."""
 
-    def __init__(self, settings: Settings, store: TrackingStore, script: ScriptResponder) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        reads: Reader,
+        rows: RowWriter,
+    ) -> None:
         self.settings = settings
-        self.store = store
-        self.script = script
-        self.programs = ProgramCache(store.load_program, settings.tracking_program_cache_seconds)
+        self.sessionmaker = sessionmaker
+        self.reads = reads
+        self.rows = rows
+        self.script = ScriptResponder(load_script())
+        self.programs = ProgramCache(self._load_program, settings.tracking_program_cache_seconds)
         per_minute = settings.tracking_rate_per_minute
         self.limiter = RateLimiter(settings.tracking_rate_burst, per_minute) if per_minute else None
         # The same peer (and forwarded-for chain) always gives the same client address; the
@@ -68,7 +82,14 @@ class Tracking:
         self._ip_hashes: dict[tuple[str, str], str | None] = {}
         self._accepted: dict[bytes | None, Headers] = {}  # origin -> a 202's headers
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @staticmethod
+    def serves(path: str) -> bool:
+        return path == SCRIPT_PATH or path.startswith("/t/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == SCRIPT_PATH:
+            await self.script(scope, send)
+            return
         origin = forwarded = None
         for name, value in scope["headers"]:
             if name == b"origin":
@@ -116,12 +137,47 @@ class Tracking:
             return 200, program.settings_body, SETTINGS_HEADERS
         body = await read_body(scope, receive, self.settings.tracking_max_body_bytes)
         if action == "clicks":
-            report = parse_click(body)
-            ip_hash = self._ip_hash(ip, program.public_id)
-            await self.store.record_click(program, report, ip_hash)
+            await self._click(
+                program, parse(ClickReport, body), self._ip_hash(ip, program.public_id)
+            )
         else:
-            await self.store.record_signup(program, parse_signup(body))
+            await self._signup(program, parse(SignupReport, body))
         return 202, ACCEPTED, REPORT_HEADERS
+
+    async def _click(
+        self, program: PublicProgram, report: ClickReport, ip_hash: str | None
+    ) -> None:
+        new = NewClick(
+            report.referral_key, report.landing_url, report.referrer, report.visitor_id, ip_hash
+        )
+        await record_click(self.reads, self.rows, program.id, new, utcnow())
+
+    async def _signup(self, program: PublicProgram, report: SignupReport) -> None:
+        """A customer credited to the partner the referral key names; nothing without a key
+        (nobody to credit). An unknown key, or a key or email the program has, is answered
+        like any other sign-up and changes nothing."""
+        if report.partner_key is None:
+            return
+        new = NewCustomer(
+            key=report.key,
+            email=report.email,
+            name=report.name,
+            surname=report.surname,
+            partner=PartnerRef(key=report.partner_key),
+            source=report.source,
+            visitor_id=report.visitor_id,
+        )
+        try:
+            await create_customer(self.reads, self.rows, program, new)
+        except InvalidPartnerKey:
+            await self.rows.barrier()
+        except DuplicateKey:
+            pass
+
+    async def _load_program(self, public_id: str) -> PublicProgram | None:
+        async with self.sessionmaker() as session:
+            program = await session.scalar(select(Program).where(Program.public_id == public_id))
+            return PublicProgram.of(program) if program is not None else None
 
     def _accepted_headers(self, origin: bytes | None) -> Headers:
         """The headers of a 202 to a report, content length included (a copy: the server may
@@ -133,7 +189,7 @@ class Tracking:
         return list(headers)
 
     def _client(self, scope: Scope, forwarded: tuple[bytes, ...] | None) -> tuple[str, bool]:
-        """The client's address (`referly.net.client_ip`) and whether it is a loopback one."""
+        """The client's address (`referly.web.client_ip`) and whether it is a loopback one."""
         peer = scope.get("client")
         key = (peer[0] if peer else None, forwarded)
         found = self._clients.get(key)
@@ -177,54 +233,3 @@ def _loopback(ip: str) -> bool:
         return ipaddress.ip_address(ip).is_loopback
     except ValueError:
         return False
-
-
-class TrackedApp(FastAPI):
-    """The FastAPI app with the public tracking path in front of everything it runs per
-    request (see the module's docstring). Until `install_tracking` it is a plain FastAPI.
-
-    `fronts` maps (method, path) to an ASGI app answering that request in front of FastAPI's
-    per-request layers as well, but only while FastAPI's native telemetry is off, so that a
-    traced app traces it like any other request (`referly.api.customers_fast`)."""
-
-    tracking: Tracking | None = None
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.fronts: dict[tuple[str, str], ASGIApp] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            tracking = self.tracking
-            if tracking is not None:
-                if path == SCRIPT_PATH:
-                    await tracking.script(scope, send)
-                    return
-                if path.startswith("/t/"):
-                    await tracking.handle(scope, receive, send)
-                    return
-            front = self.fronts.get((scope["method"], path))
-            if front is not None and not self._traced():
-                await front(scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
-
-    async def regular(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The request through FastAPI and every layer of the app, as if nothing were in front."""
-        await super().__call__(scope, receive, send)
-
-    def _traced(self) -> bool:
-        """Whether FastAPI's native telemetry records requests (an OpenTelemetry provider is
-        configured); the same check FastAPI makes per request. Unknown counts as traced."""
-        native = getattr(self, "_native_telemetry", None)
-        return native is None or bool(native.enabled())
-
-
-def install_tracking(app: TrackedApp, settings: Settings) -> None:
-    """Answer the tracking path in front of the app, and add the demo page."""
-    from referly.demo.routes import router as demo_router
-
-    store = TrackingStore(app.state.sessionmaker, app.state.writer)
-    app.tracking = app.state.tracking = Tracking(settings, store, ScriptResponder(load_script()))
-    app.include_router(demo_router)

@@ -32,23 +32,25 @@ fingerprints it, owns the request's transaction and keeps the answer; the sessio
 takes that transaction instead of opening its own; the token hook, which knows the program,
 reserves the key (then opens the work's savepoint) or replays the stored answer."""
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from sqlalchemy import ColumnElement, and_, delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from referly.api.asgi_body import read_body, replaying
-from referly.api.errors import error_response
-from referly.api.rate_limit import is_api_path
-from referly.db.models import Program
-from referly.domain import idempotency as store
+from referly.db.models import IdempotencyKey
+from referly.db.types import utcnow
 from referly.errors import BadRequest, ReferlyError, ServiceUnavailable
+from referly.web.asgi import ClientGone, read_body, replaying, respond
+from referly.web.errors import error_body, error_headers
+from referly.web.rate_limit import is_api_path
 
 log = logging.getLogger("referly")
 
@@ -135,7 +137,7 @@ async def request_session(
         await keyed.work.commit()
 
 
-async def claim(request: Request, session: AsyncSession, program: Program) -> None:
+async def claim(request: Request, session: AsyncSession, program_id: int) -> None:
     """Called by the token dependency: reserve the key and open the work's savepoint, or
     answer from what the key holds."""
     keyed = keyed_request(request)
@@ -144,21 +146,92 @@ async def claim(request: Request, session: AsyncSession, program: Program) -> No
     if not is_valid_key(keyed.key):
         keyed.settled = True
         raise InvalidIdempotencyKey()
-    keyed.program_id = program.id
-    found = await store.find_live(session, program.id, keyed.key)
+    keyed.program_id = program_id
+    found = await find_live(session, program_id, keyed.key)
     if found is None:
-        keyed.reserved_id = await store.reserve(session, program.id, keyed.key, keyed.fingerprint)
+        keyed.reserved_id = await reserve(session, program_id, keyed.key, keyed.fingerprint)
         if keyed.reserved_id is not None:
             keyed.work = await session.begin_nested()
             return
         # Another request held the key; on PostgreSQL the reservation waited for it to end.
-        found = await store.find_live(session, program.id, keyed.key)
+        found = await find_live(session, program_id, keyed.key)
     keyed.settled = True
     if found is None or found.response_status is None:
         raise IdempotencyKeyInUse()
     if found.fingerprint != keyed.fingerprint:
         raise IdempotencyKeyReused()
     raise IdempotentReplay(found.response_status, found.response_body or "")
+
+
+# Storage of a key, the request it came with and the answer it got.
+
+KEY_LIFETIME = timedelta(hours=24)
+
+
+def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
+    """What "the same request" means: same method, path, query string and body bytes."""
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), query, body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+async def find_live(
+    session: AsyncSession, program_id: int, key: str, now: datetime | None = None
+) -> IdempotencyKey | None:
+    """The program's unexpired row for `key`. Expired rows of the program go on the way."""
+    cutoff = (now or utcnow()) - KEY_LIFETIME
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.program_id == program_id, IdempotencyKey.created_at <= cutoff
+        )
+    )
+    return await session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.program_id == program_id, IdempotencyKey.key == key
+        )
+    )
+
+
+async def reserve(session: AsyncSession, program_id: int, key: str, print_: str) -> int | None:
+    """Take `key` for this request: the new row's id, or None when another request holds the
+    key already. On PostgreSQL a concurrent holder makes this wait until it commits or rolls
+    back."""
+    row = IdempotencyKey(program_id=program_id, key=key, fingerprint=print_)
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    return row.id
+
+
+def _reserved(reserved_id: int, program_id: int, key: str) -> ColumnElement[bool]:
+    return and_(
+        IdempotencyKey.id == reserved_id,
+        IdempotencyKey.program_id == program_id,
+        IdempotencyKey.key == key,
+        IdempotencyKey.response_status.is_(None),
+    )
+
+
+class ReservationLost(Exception):
+    """The reserved row was not there to take the answer: the transaction must not commit."""
+
+
+async def record(
+    session: AsyncSession, reserved_id: int, program_id: int, key: str, answer: tuple[int, str]
+) -> None:
+    """Store the answer (status, body) on the row reserved earlier in the same transaction."""
+    status, body = answer
+    updated = await session.execute(
+        update(IdempotencyKey)
+        .where(_reserved(reserved_id, program_id, key))
+        .values(response_status=status, response_body=body)
+    )
+    if getattr(updated, "rowcount", 0) != 1:
+        raise ReservationLost(key)
 
 
 class _Capture:
@@ -182,19 +255,26 @@ class _Capture:
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, app: ASGIApp, sessionmaker: async_sessionmaker[AsyncSession], max_body_bytes: int
+    ) -> None:
         self.app = app
         self.sessionmaker = sessionmaker
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, b"idempotency-key")
         if key is None or scope.get("method") != "POST" or not is_api_path(scope["path"]):
             await self.app(scope, receive, send)
             return
-        body = await read_body(receive)
-        if body is None:
+        try:
+            body = await read_body(scope, receive, self.max_body_bytes)
+        except ClientGone:
+            return  # a cut-off body must not be answered
+        except ReferlyError as error:
+            await respond(send, error.status_code, error_body(error), error_headers(error))
             return
-        print_ = store.fingerprint("POST", scope["path"], scope.get("query_string", b""), body)
+        print_ = fingerprint("POST", scope["path"], scope.get("query_string", b""), body)
         async with self.sessionmaker() as session:
             keyed = IdempotentRequest(key=key, fingerprint=print_, session=session)
             scope.setdefault("state", {})[STATE_KEY] = keyed
@@ -205,7 +285,8 @@ class IdempotencyMiddleware:
                 await _rollback_quietly(session)  # a 500 rendered further out: nothing kept
                 raise
             if not await _commit_with_answer(keyed, capture):
-                await error_response(ServiceUnavailable())(scope, receive, send)
+                unavailable = ServiceUnavailable()
+                await respond(send, 503, error_body(unavailable), error_headers(unavailable))
                 return
         await capture.replay(send)
 
@@ -221,7 +302,7 @@ async def _commit_with_answer(keyed: IdempotentRequest, capture: _Capture) -> bo
         return True
     answer = (capture.status, capture.body.decode("utf-8", errors="replace"))
     try:
-        await store.record(session, keyed.reserved_id, keyed.program_id, keyed.key, answer)
+        await record(session, keyed.reserved_id, keyed.program_id, keyed.key, answer)
         await session.commit()
     except Exception as error:
         log.warning("request with idempotency key not committed: %s", type(error).__name__)
@@ -243,41 +324,3 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if header == name:
             return bytes(value).decode("latin-1").strip()
     return None
-
-
-def document_idempotency(openapi: dict[str, Any]) -> None:
-    """Declare the header, the replay marker and the 409 on every `POST /v1/...`."""
-    parameter = {
-        "name": HEADER,
-        "in": "header",
-        "required": False,
-        "description": "Makes a retry of this request safe for 24 hours; see the API docs.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN},
-    }
-    conflict = {
-        "description": "Idempotency key reused with another request, or still in progress",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
-    }
-    replayed = {"description": "`true` on an answer replayed for an idempotency key"}
-    for path, operations in openapi.get("paths", {}).items():
-        operation = operations.get("post")
-        if not is_api_path(path) or operation is None:
-            continue
-        operation.setdefault("parameters", []).append(parameter)
-        operation["responses"].setdefault("409", conflict)
-        for status, response in operation["responses"].items():
-            if status.startswith(("2", "4")):
-                response.setdefault("headers", {})[REPLAYED_HEADER] = {
-                    **replayed,
-                    "schema": {"type": "string", "enum": ["true"]},
-                }
-
-
-def install_idempotency(app: FastAPI) -> None:
-    async def on_replay(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, IdempotentReplay)
-        headers = {REPLAYED_HEADER: "true"}
-        return Response(exc.body, exc.status, headers, media_type="application/json")
-
-    app.add_exception_handler(IdempotentReplay, on_replay)
-    app.add_middleware(IdempotencyMiddleware, sessionmaker=app.state.sessionmaker)

@@ -1,10 +1,11 @@
-"""Rate limits on the REST API: a token bucket per API token, in this process's memory.
+"""Rate limits: token buckets in this process's memory, for the REST API (per API token) and
+the public tracking path (per client IP and program).
 
 Every `/v1` answer carries `X-RateLimit-Limit` (the bucket's size), `X-RateLimit-Remaining`
 (requests left right now) and `X-RateLimit-Reset` (Unix time, in seconds, when the bucket is
 full again). An empty bucket answers 429 in the error shape with `Retry-After` (seconds).
 
-Requests without a token share a bucket per client IP (see `referly.net.client_ip`). A
+Requests without a token share a bucket per client IP (see `referly.web.client_ip`). A
 request refused with 401 also spends from a per-IP allowance of failed logins; once that is
 spent, the IP gets 429 for any token not already in use, so tokens cannot be guessed at speed
 by sending a new one each time, while a working integration on the same host (one whose token
@@ -20,16 +21,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from referly.api.errors import error_response
-from referly.api.front import passed_on
 from referly.config import Settings
 from referly.errors import RateLimited
-from referly.net import client_ip
+from referly.web.asgi import respond
+from referly.web.client_ip import client_ip
+from referly.web.errors import error_body, error_headers
 
 MAX_BUCKETS = 100_000
 LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
@@ -191,7 +190,7 @@ class RateLimitMiddleware:
         return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not is_api_path(scope["path"]) or passed_on(scope):
+        if scope["type"] != "http" or not is_api_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         ip = self._client_ip(scope)
@@ -226,33 +225,5 @@ class RateLimitMiddleware:
 
 
 async def _refuse(decision: Decision, scope: Scope, receive: Receive, send: Send) -> None:
-    response = error_response(RateLimited(retry_after=decision.retry_after))
-    response.headers.update({k.decode(): v.decode() for k, v in decision.headers()})
-    await response(scope, receive, send)
-
-
-def document_rate_limits(openapi: dict[str, Any]) -> None:
-    """Declare the rate-limit headers on every `/v1` answer, and `Retry-After` on 429."""
-    integer = {"schema": {"type": "integer"}}
-    described = {
-        "X-RateLimit-Limit": "Requests the bucket holds when full",
-        "X-RateLimit-Remaining": "Requests left right now",
-        "X-RateLimit-Reset": "Unix time (seconds) when the bucket is full again",
-    }
-    for path, operations in openapi.get("paths", {}).items():
-        if not is_api_path(path):
-            continue
-        for operation in operations.values():
-            for status, response in operation.get("responses", {}).items():
-                headers = response.setdefault("headers", {})
-                for name, description in described.items():
-                    headers[name] = {"description": description, **integer}
-                if status == "429":
-                    headers["Retry-After"] = {"description": "Seconds to wait", **integer}
-
-
-def install_rate_limits(app: FastAPI, settings: Settings) -> ApiRateLimits:
-    limits = ApiRateLimits.from_settings(settings)
-    app.state.rate_limits = limits
-    app.add_middleware(RateLimitMiddleware, limits=limits, settings=settings)
-    return limits
+    refused = RateLimited(retry_after=decision.retry_after, limit_headers=decision.headers())
+    await respond(send, 429, error_body(refused), error_headers(refused))

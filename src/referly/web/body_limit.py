@@ -1,12 +1,11 @@
 """Refuse oversized request bodies with 413 before reading them whole."""
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from referly.api.front import passed_on
 from referly.errors import PayloadTooLarge
+from referly.web.asgi import respond
+from referly.web.errors import error_body, error_headers
 
 
 class BodyTooLarge(HTTPException):
@@ -23,7 +22,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or passed_on(scope):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
@@ -55,7 +54,5 @@ class BodyLimitMiddleware:
 
 
 async def _send_413(send: Send) -> None:
-    body = json.dumps({"message": PayloadTooLarge.message, "status": 0}).encode()
-    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    refused = PayloadTooLarge()
+    await respond(send, 413, error_body(refused), error_headers(refused))

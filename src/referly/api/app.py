@@ -1,0 +1,33 @@
+"""The REST API's part of the app: its routes, its error handlers and the layers every `/v1`
+request passes (outermost first): the rate limit, the body size limit, then idempotency keys."""
+
+from fastapi import FastAPI
+
+from referly.api.errors import install_error_handlers
+from referly.api.openapi import (
+    OpenApiEdit,
+    document_idempotency,
+    document_rate_limits,
+    extend_openapi,
+)
+from referly.api.router import router
+from referly.config import Settings
+from referly.web.body_limit import BodyLimitMiddleware
+from referly.web.idempotency import IdempotencyMiddleware
+from referly.web.rate_limit import ApiRateLimits, RateLimitMiddleware
+
+
+def install_api(app: FastAPI, settings: Settings, *more_docs: OpenApiEdit) -> None:
+    """`more_docs`: what the other doors add to the OpenAPI document."""
+    install_error_handlers(app)
+    app.include_router(router)
+    # Middleware added later wraps what came before.
+    app.add_middleware(
+        IdempotencyMiddleware,
+        sessionmaker=app.state.sessionmaker,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    limits = app.state.rate_limits = ApiRateLimits.from_settings(settings)
+    app.add_middleware(RateLimitMiddleware, limits=limits, settings=settings)
+    extend_openapi(app, document_idempotency, document_rate_limits, *more_docs)
