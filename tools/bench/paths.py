@@ -95,7 +95,7 @@ PATHS: dict[str, BenchPath] = {
                 '"email":"api-$unique@example.com","name":"Bench"}'
             ),
             table="customers",
-            target=Target(min_ratio=0.10, max_p99_ms=50),
+            target=Target(min_ratio=0.06, max_p99_ms=50),
         ),
         BenchPath(
             name="universal-js",

@@ -3,6 +3,7 @@ request passes (outermost first): the rate limit, the body size limit, then idem
 
 from fastapi import FastAPI
 
+from referly.api import customers, meta, partners, referral_links
 from referly.api.errors import install_error_handlers
 from referly.api.openapi import (
     OpenApiEdit,
@@ -10,7 +11,6 @@ from referly.api.openapi import (
     document_rate_limits,
     extend_openapi,
 )
-from referly.api.router import router
 from referly.config import Settings
 from referly.web.body_limit import BodyLimitMiddleware
 from referly.web.idempotency import IdempotencyMiddleware
@@ -20,7 +20,9 @@ from referly.web.rate_limit import ApiRateLimits, RateLimitMiddleware
 def install_api(app: FastAPI, settings: Settings, *more_docs: OpenApiEdit) -> None:
     """`more_docs`: what the other doors add to the OpenAPI document."""
     install_error_handlers(app)
-    app.include_router(router)
+    # One level of routers, the busiest first: FastAPI matches routes in order.
+    for door in (customers, partners, referral_links, meta):
+        app.include_router(door.router)
     # Middleware added later wraps what came before.
     app.add_middleware(
         IdempotencyMiddleware,

@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referly.api.deps import PageDep, PortsDep, ProgramDep, SessionDep
+from referly.api.deps import PageDep, PortsDep, ProgramDep, SearchDep, SessionDep
+from referly.api.errors import ERROR_RESPONSES
 from referly.api.paging import list_envelope
 from referly.api.schemas.common import Envelope, ListEnvelope, StatusOnly
 from referly.api.schemas.customers import (
@@ -17,44 +18,41 @@ from referly.api.schemas.customers import (
 from referly.db.models import Customer
 from referly.domain import customers as service
 from referly.domain.customers import CustomerFilter, customer_views
-from referly.domain.fields import MAX_CUSTOMER_KEY, MAX_EMAIL, REFERRAL_KEY_MAX
+from referly.domain.fields import MAX_EMAIL, REFERRAL_KEY_MAX
 
-router = APIRouter(tags=["customers"])
+router = APIRouter(prefix="/v1", tags=["customers"], responses=ERROR_RESPONSES)
 
 KEY_HELP = "Only customers of the partner with this key"
 EMAIL_HELP = "Only customers of the partner with this email"
 
 
-class CustomerFilterParams:
+async def customer_filter(
+    dotted_key: Annotated[
+        str | None,
+        Query(alias="partner.key", max_length=REFERRAL_KEY_MAX, description=KEY_HELP),
+    ] = None,
+    partner_key: Annotated[
+        str | None, Query(max_length=REFERRAL_KEY_MAX, description=KEY_HELP)
+    ] = None,
+    bracket_key: Annotated[
+        str | None,
+        Query(alias="partner[key]", max_length=REFERRAL_KEY_MAX, description=KEY_HELP),
+    ] = None,
+    dotted_email: Annotated[
+        str | None, Query(alias="partner.email", max_length=MAX_EMAIL, description=EMAIL_HELP)
+    ] = None,
+    partner_email: Annotated[
+        str | None, Query(max_length=MAX_EMAIL, description=EMAIL_HELP)
+    ] = None,
+    bracket_email: Annotated[
+        str | None, Query(alias="partner[email]", max_length=MAX_EMAIL, description=EMAIL_HELP)
+    ] = None,
+) -> CustomerFilter:
     """The partner filter in each spelling real clients send."""
-
-    def __init__(
-        self,
-        dotted_key: Annotated[
-            str | None,
-            Query(alias="partner.key", max_length=REFERRAL_KEY_MAX, description=KEY_HELP),
-        ] = None,
-        partner_key: Annotated[
-            str | None, Query(max_length=REFERRAL_KEY_MAX, description=KEY_HELP)
-        ] = None,
-        bracket_key: Annotated[
-            str | None,
-            Query(alias="partner[key]", max_length=REFERRAL_KEY_MAX, description=KEY_HELP),
-        ] = None,
-        dotted_email: Annotated[
-            str | None, Query(alias="partner.email", max_length=MAX_EMAIL, description=EMAIL_HELP)
-        ] = None,
-        partner_email: Annotated[
-            str | None, Query(max_length=MAX_EMAIL, description=EMAIL_HELP)
-        ] = None,
-        bracket_email: Annotated[
-            str | None, Query(alias="partner[email]", max_length=MAX_EMAIL, description=EMAIL_HELP)
-        ] = None,
-    ) -> None:
-        self.filter = CustomerFilter(
-            partner_key=dotted_key or partner_key or bracket_key,
-            partner_email=dotted_email or partner_email or bracket_email,
-        )
+    return CustomerFilter(
+        partner_key=dotted_key or partner_key or bracket_key,
+        partner_email=dotted_email or partner_email or bracket_email,
+    )
 
 
 async def _one(session: AsyncSession, customer: Customer) -> Envelope[CustomerOut]:
@@ -81,23 +79,20 @@ async def list_customers(
     session: SessionDep,
     program: ProgramDep,
     paging: PageDep,
-    params: Annotated[CustomerFilterParams, Depends()],
+    by: Annotated[CustomerFilter, Depends(customer_filter)],
 ) -> ListEnvelope[CustomerOut]:
-    page = await service.list_customers(session, program, paging.page, paging.limit, params.filter)
+    page = await service.list_customers(session, program, paging.page, paging.limit, by)
     return list_envelope(request, page, await _many(session, list(page.items)))
 
 
 @router.get("/customers:search", summary="Find customers by key or email")
 async def search_customers(
-    session: SessionDep,
-    program: ProgramDep,
-    key: Annotated[str | None, Query(max_length=MAX_CUSTOMER_KEY)] = None,
-    email: Annotated[str | None, Query(max_length=MAX_EMAIL)] = None,
-    id: Annotated[str | None, Query(max_length=MAX_CUSTOMER_KEY, description="Same as key")] = None,
+    session: SessionDep, program: ProgramDep, by: SearchDep
 ) -> Envelope[list[CustomerOut]]:
-    if id is not None and key is not None and id != key:
+    """`id` is the same as `key` for a customer."""
+    if by.id is not None and by.key is not None and by.id != by.key:
         return Envelope[list[CustomerOut]](data=[])
-    found = await service.search_customers(session, program, key=key or id, email=email)
+    found = await service.search_customers(session, program, key=by.key or by.id, email=by.email)
     return Envelope[list[CustomerOut]](data=await _many(session, list(found)))
 
 
@@ -110,9 +105,9 @@ async def get_customer(key: str, session: SessionDep, program: ProgramDep) -> En
 async def update_customer(
     key: str, body: CustomerUpdateIn, session: SessionDep, program: ProgramDep
 ) -> Envelope[CustomerOut]:
-    customer = await service.get_customer(session, program, key)
-    await service.update_customer(session, program, customer, body.to_domain())
-    return await _one(session, customer)
+    return await _one(
+        session, await service.update_customer(session, program, key, body.to_domain())
+    )
 
 
 @router.post("/customers/{key:path}/suspend", summary="Suspend a customer")

@@ -2,6 +2,7 @@
 the program a token selects."""
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -12,7 +13,7 @@ from referly.db.models import Program
 from referly.db.reads import Reader, SessionReader
 from referly.db.writes import RowWriter, SessionWriter
 from referly.domain import tokens
-from referly.domain.fields import has_unplain_text, unplain_text_problem
+from referly.domain.fields import MAX_CUSTOMER_KEY, has_unplain_text, unplain_text_problem
 from referly.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE
 from referly.errors import Unauthorized, ValidationFailed
 from referly.web import idempotency
@@ -34,19 +35,18 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def get_ports(request: Request) -> AsyncIterator[tuple[Reader, RowWriter]]:
+async def get_ports(request: Request) -> tuple[Reader, RowWriter]:
     """Where a hot create reads its facts and writes its row: the fast reader and the
     group-commit writer, whose commits are shared by concurrent requests. A POST with an
     idempotency key runs in its key's transaction instead, through the session, so that the key,
     the work and the answer commit together."""
-    if idempotency.keyed_request(request) is None:
-        yield request.app.state.reader, request.app.state.writer
-        return
-    async with idempotency.request_session(request, request.app.state.sessionmaker) as session:
-        yield SessionReader(session), SessionWriter(session)
+    keyed = idempotency.keyed_request(request)
+    if keyed is None:
+        return request.app.state.reader, request.app.state.writer
+    return SessionReader(keyed.session), SessionWriter(keyed.session)
 
 
-PortsDep = Annotated[tuple[Reader, RowWriter], Depends(get_ports, scope="function")]
+PortsDep = Annotated[tuple[Reader, RowWriter], Depends(get_ports)]
 
 
 def refuse_unplain_text(request: Request) -> None:
@@ -78,14 +78,41 @@ async def get_program(
 ProgramDep = Annotated[Program, Depends(get_program)]
 
 
+@dataclass(frozen=True)
 class PageParams:
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    ) -> None:
-        self.limit = limit
-        self.page = page
+    limit: int
+    page: int
 
 
-PageDep = Annotated[PageParams, Depends()]
+async def get_page(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+) -> PageParams:
+    return PageParams(limit, page)
+
+
+# Dependencies are async functions: FastAPI runs a plain function (or a class) in a thread.
+PageDep = Annotated[PageParams, Depends(get_page)]
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """What a `:search` verb looks a record up by (Partnero's: `id`, `key`, `email` and, for
+    partners, `name`); an over-long value simply finds nothing."""
+
+    id: str | None
+    key: str | None
+    email: str | None
+    name: str | None
+
+
+Text = Annotated[str | None, Query(max_length=MAX_CUSTOMER_KEY)]
+
+
+async def get_search(
+    id: Text = None, key: Text = None, email: Text = None, name: Text = None
+) -> SearchParams:
+    return SearchParams(id, key, email, name)
+
+
+SearchDep = Annotated[SearchParams, Depends(get_search)]

@@ -1,20 +1,18 @@
 """`/v1/partners`."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referly.api.deps import PageDep, ProgramDep, SessionDep
+from referly.api.deps import PageDep, ProgramDep, SearchDep, SessionDep
+from referly.api.errors import ERROR_RESPONSES
 from referly.api.paging import list_envelope
 from referly.api.schemas.common import Envelope, ListEnvelope, StatusOnly
 from referly.api.schemas.partners import PartnerCreateIn, PartnerOut, PartnerUpdateIn, partner_out
 from referly.db.models import Partner, Program
 from referly.domain import partners as service
-from referly.domain.fields import MAX_EMAIL, MAX_IDENTIFIER, MAX_NAME, REFERRAL_KEY_MAX
 from referly.domain.partners import partner_views
 
-router = APIRouter(tags=["partners"])
+router = APIRouter(prefix="/v1", tags=["partners"], responses=ERROR_RESPONSES)
 
 
 async def _one(session: AsyncSession, program: Program, partner: Partner) -> Envelope[PartnerOut]:
@@ -44,14 +42,11 @@ async def list_partners(
 
 @router.get("/partners:search", summary="Find partners by id, key, email or name")
 async def search_partners(
-    session: SessionDep,
-    program: ProgramDep,
-    id: Annotated[str | None, Query(max_length=MAX_IDENTIFIER)] = None,
-    key: Annotated[str | None, Query(max_length=REFERRAL_KEY_MAX)] = None,
-    email: Annotated[str | None, Query(max_length=MAX_EMAIL)] = None,
-    name: Annotated[str | None, Query(max_length=MAX_NAME)] = None,
+    session: SessionDep, program: ProgramDep, by: SearchDep
 ) -> Envelope[list[PartnerOut]]:
-    found = await service.search_partners(session, program, id=id, key=key, email=email, name=name)
+    found = await service.search_partners(
+        session, program, id=by.id, key=by.key, email=by.email, name=by.name
+    )
     return Envelope[list[PartnerOut]](data=await _many(session, program, list(found)))
 
 
@@ -64,8 +59,7 @@ async def get_partner(id: str, session: SessionDep, program: ProgramDep) -> Enve
 async def update_partner(
     id: str, body: PartnerUpdateIn, session: SessionDep, program: ProgramDep
 ) -> Envelope[PartnerOut]:
-    partner = await service.get_partner(session, program, id)
-    await service.update_partner(session, program, partner, body.to_domain())
+    partner = await service.update_partner(session, program, id, body.to_domain())
     return await _one(session, program, partner)
 
 

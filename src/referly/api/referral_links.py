@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Request
 
 from referly.api.deps import PageDep, ProgramDep, SessionDep
+from referly.api.errors import ERROR_RESPONSES
 from referly.api.paging import list_envelope
 from referly.api.schemas.common import Envelope, ListEnvelope, StatusOnly
 from referly.api.schemas.referral_links import (
@@ -13,7 +14,7 @@ from referly.api.schemas.referral_links import (
 from referly.domain import referral_links as service
 from referly.domain.partners import get_partner
 
-router = APIRouter(tags=["referral links"])
+router = APIRouter(prefix="/v1", tags=["referral links"], responses=ERROR_RESPONSES)
 
 
 @router.post("/partner_referral_links", status_code=201, summary="Add a referral link")

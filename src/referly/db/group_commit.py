@@ -71,16 +71,16 @@ class WriteFailed(ServiceUnavailable):
     """The write was not committed."""
 
 
-class CommitFailed(WriteFailed):
-    message = "The write could not be committed; try again shortly"
+class CommitFailed(WriteFailed, message="The write could not be committed; try again shortly"):
+    """The batch's transaction did not commit; every row of it failed."""
 
 
-class RowRejected(WriteFailed):
-    message = "The database refused the write"
+class RowRejected(WriteFailed, message="The database refused the write"):
+    """The database refused this row; the rest of its batch committed."""
 
 
-class WriterClosed(WriteFailed):
-    message = "The writer is not running"
+class WriterClosed(WriteFailed, message="The writer is not running"):
+    """The writer was closed, or never started."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +115,7 @@ class _Binder:
 
     defaults: tuple[tuple[Any, bool], ...]  # (value or callable, is callable)
     prepared: Prepared
+    processed: tuple[tuple[int, Any], ...]  # (place, bind processor) of the columns with one
 
 
 def _defaults(table: Table, given: tuple[str, ...]) -> tuple[tuple[str, Any, bool], ...]:
@@ -225,15 +226,15 @@ class GroupCommitWriter:
             defaults = _defaults(table, given)
             columns = given + tuple(name for name, _value, _call in defaults)
             prepared = prepare(table, columns, self.driver.dialect)
-            binder = _Binder(tuple((v, call) for _n, v, call in defaults), prepared)
+            processed = tuple((n, p) for n, p in enumerate(prepared.processors) if p is not None)
+            binder = _Binder(tuple((v, call) for _n, v, call in defaults), prepared, processed)
             self._binders[(table, given)] = binder
-        row = [*values.values(), *(v(None) if call else v for v, call in binder.defaults)]
-        processors = binder.prepared.processors
-        params = tuple(
-            value if process is None else process(value)
-            for value, process in zip(row, processors, strict=True)
-        )
-        return binder.prepared, params
+        row = [*values.values()]
+        for value, call in binder.defaults:
+            row.append(value(None) if call else value)
+        for place, process in binder.processed:
+            row[place] = process(row[place])
+        return binder.prepared, tuple(row)
 
     def _put(self, item: _Pending | None) -> None:
         self._queue.append(item)

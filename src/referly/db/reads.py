@@ -10,7 +10,8 @@ SQLite: one connection of the reader's own, read in the event loop itself. The q
 indexed lookups of a few microseconds, and in WAL mode a reader never waits for a writer, so
 this costs less than a hop to a thread.
 
-PostgreSQL: a small asyncpg pool of the reader's own, opened on the first read.
+PostgreSQL: a few asyncpg connections of the reader's own; concurrent reads of one query share
+a round trip (`PostgresReader`).
 
 A read that fails raises `ServiceUnavailable` (a 503)."""
 
@@ -18,14 +19,17 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import Select, event
+from sqlalchemy import Select, event, literal_column
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from referly.db.raw import (
     POSTGRES_DIALECT,
@@ -40,7 +44,7 @@ from referly.errors import ServiceUnavailable
 log = logging.getLogger("referly")
 
 SQLITE_READ_TIMEOUT_MS = 1_000
-POSTGRES_POOL_SIZE = 4
+POSTGRES_LANES = 2
 Row = Sequence[Any]
 Query = Select[*tuple[Any, ...]]  # a SELECT of any columns
 
@@ -58,10 +62,19 @@ class _Compiled:
     steps: tuple[tuple[str, Processor, Any], ...]  # (parameter, bind processor, its literal)
     results: tuple[Processor, ...]  # each column's result processor
     processed: bool  # whether any column has one
+    batch: "_Batch | None" = None  # many calls in one statement (PostgreSQL)
+
+    def batch_params(self, values: Mapping[str, Any]) -> list[Any]:
+        if self.batch is None:
+            return []
+        return [values[n] if p is None else p(values[n]) for n, p in self.batch.steps]
 
     def params(self, values: Mapping[str, Any]) -> list[Any]:
-        given = [values.get(name, literal) for name, _p, literal in self.steps]
-        return [v if p is None else p(v) for v, (_n, p, _l) in zip(given, self.steps, strict=True)]
+        out = []
+        for name, process, literal in self.steps:
+            value = values.get(name, literal)
+            out.append(value if process is None else process(value))
+        return out
 
     def row(self, raw: Row) -> Row:
         if not self.processed:
@@ -122,6 +135,41 @@ class _Compiling:
         return found[1]
 
 
+class CachingReader:
+    """A reader that remembers the rows of some queries for a few seconds (per process, at
+    most `max_entries`, forgotten all at once when full), for a hot path whose lookups repeat
+    (the link a busy referral key names) and that may see a change that late."""
+
+    def __init__(
+        self,
+        reader: Reader,
+        queries: Iterable[Query],
+        ttl_seconds: float,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.reader = reader
+        self._cached = {id(query) for query in queries}
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._clock = clock
+        self._rows: dict[tuple[Any, ...], tuple[float, Row | None]] = {}
+
+    async def one(self, query: Query, params: Mapping[str, Any]) -> Row | None:
+        if id(query) not in self._cached:
+            return await self.reader.one(query, params)
+        key = (id(query), *params.values())
+        found = self._rows.get(key)
+        now = self._clock()
+        if found is not None and found[0] > now:
+            return found[1]
+        row = await self.reader.one(query, params)
+        if len(self._rows) >= self._max_entries:
+            self._rows.clear()
+        self._rows[key] = (now + self._ttl, row)
+        return row
+
+
 class SqliteReader(_Compiling):
     dialect = SQLITE_DIALECT
 
@@ -153,42 +201,139 @@ class SqliteReader(_Compiling):
         return self._connection
 
 
+# A waiting read: its parameters for one call and for a batch, and where its row goes.
+_Call = tuple[list[Any], list[Any], "asyncio.Future[Row | None]"]
+
+
 class PostgresReader(_Compiling):
+    """A few asyncpg connections of the reader's own (`lanes`). Reads that arrive while every
+    lane has a round trip in flight wait for the next free one, which answers all of them at
+    once: the calls of one query go as ONE statement over arrays of their parameters
+    (`batch_query`), so a burst of requests costs a round trip per query, not one each, and a
+    read waits for at most one round trip before its own. A read never joins a round trip
+    already sent, so what it reads was committed after it was asked."""
+
     dialect = POSTGRES_DIALECT
 
-    def __init__(self, dsn: str, pool_size: int = POSTGRES_POOL_SIZE) -> None:
+    def __init__(self, dsn: str, lanes: int = POSTGRES_LANES) -> None:
         super().__init__()
         self._dsn = dsn
-        self._pool_size = pool_size
-        self._pool: asyncpg.Pool | None = None
-        self._opening: asyncio.Lock | None = None
+        self._connections: list[asyncpg.Connection | None] = [None] * lanes
+        self._tasks: list[asyncio.Task[None] | None] = [None] * lanes
+        self._waiting: dict[int, tuple[_Compiled, list[_Call]]] = {}
+
+    def compiled(self, query: Query) -> _Compiled:
+        found = self._compiled.get(id(query))
+        if found is None or found[0] is not query:
+            compiled = replace(compile_query(query, self.dialect), batch=batch_query(query))
+            found = self._compiled[id(query)] = (query, compiled)
+        return found[1]
 
     async def one(self, query: Query, params: Mapping[str, Any]) -> Row | None:
         compiled = self.compiled(query)
-        try:
-            pool = await self._open()
-            row: Row | None = await pool.fetchrow(compiled.sql, *compiled.params(params))
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            log.warning("fast read failed: %s", type(error).__name__)
-            raise ReadFailed() from error
-        return None if row is None else compiled.row(tuple(row))
+        future: asyncio.Future[Row | None] = asyncio.get_running_loop().create_future()
+        calls = self._waiting.setdefault(id(query), (compiled, []))[1]
+        calls.append((compiled.params(params), compiled.batch_params(params), future))
+        for lane, task in enumerate(self._tasks):
+            if task is None or task.done():
+                self._tasks[lane] = asyncio.create_task(self._serve(lane), name="fast-reads")
+                break
+        return await future
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool = None
+        for lane, connection in enumerate(self._connections):
+            if connection is not None:
+                connection.terminate()
+                self._connections[lane] = None
 
-    async def _open(self) -> asyncpg.Pool:
-        if self._pool is not None:
-            return self._pool
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=1, max_size=self._pool_size, init=_decode_json
-                )
-        return self._pool
+    async def _serve(self, lane: int) -> None:
+        while self._waiting:
+            waiting, self._waiting = self._waiting, {}
+            for compiled, calls in waiting.values():
+                try:
+                    rows = await self._fetch(lane, compiled, calls)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                    log.warning("fast read failed: %s", type(error).__name__)
+                    self._drop(lane)
+                    _fail(calls, error)
+                    continue
+                for (_one, _batch, future), row in zip(calls, rows, strict=True):
+                    if not future.done():
+                        future.set_result(row)
+
+    def _drop(self, lane: int) -> None:
+        connection = self._connections[lane]
+        if connection is not None:
+            connection.terminate()
+            self._connections[lane] = None
+
+    async def _fetch(self, lane: int, compiled: _Compiled, calls: list[_Call]) -> list[Row | None]:
+        connection = self._connections[lane]
+        if connection is None or connection.is_closed():
+            connection = self._connections[lane] = await asyncpg.connect(self._dsn)
+            await _decode_json(connection)
+        if len(calls) == 1 or compiled.batch is None:
+            found = [await connection.fetchrow(compiled.sql, *call[0]) for call in calls]
+            return [None if row is None else compiled.row(tuple(row)) for row in found]
+        arrays = [list(column) for column in zip(*(call[1] for call in calls), strict=True)]
+        rows: list[Row | None] = [None] * len(calls)
+        for record in await connection.fetch(compiled.batch.sql, *arrays):
+            if record[1] is not None:  # the call's query found a row
+                rows[record[0] - 1] = compiled.row(tuple(record)[2:])
+        return rows
+
+
+def _fail(calls: list[_Call], cause: Exception) -> None:
+    for _one, _batch, future in calls:
+        if not future.done():
+            failure = ReadFailed()
+            failure.__cause__ = cause
+            future.set_exception(failure)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    sql: str
+    steps: tuple[tuple[str, Processor], ...]  # one array per distinct parameter
+
+
+def batch_query(query: Query) -> _Batch | None:
+    """The query for many calls at once on PostgreSQL: its parameters as columns of a table of
+    the calls (`unnest` of one array per parameter, numbered), the query run once per call
+    (`LEFT JOIN LATERAL ... LIMIT 1`), marked where it found a row. None for a query without
+    parameters."""
+    dialect = POSTGRES_DIALECT
+    binds = {b.key: b for b in _named_binds(query)}
+    if not binds:
+        return None
+
+    def as_column(element: Any, **_kw: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key in binds:
+            return literal_column(f'x."{element.key}"', element.type)
+        return None
+
+    per_call: Any = replacement_traverse(query, {}, as_column)
+    columns = [column.label(f"c{n}") for n, column in enumerate(per_call.selected_columns)]
+    inner = per_call.with_only_columns(literal_column("true").label("found"), *columns).limit(1)
+    inner_sql = inner.compile(dialect=dialect, compile_kwargs={"literal_binds": True}).string
+    names = list(binds)
+    arrays = ", ".join(
+        f"${n}::{binds[name].type.compile(dialect=dialect)}[]" for n, name in enumerate(names, 1)
+    )
+    fields = ", ".join(f'"{name}"' for name in names)
+    sql = (
+        f"SELECT x.ord, q.* FROM unnest({arrays}) WITH ORDINALITY AS x({fields}, ord) "
+        f"LEFT JOIN LATERAL ({inner_sql}) AS q ON true ORDER BY x.ord"
+    )
+    steps = tuple((name, bind_processor(binds[name].type, dialect)) for name in names)
+    return _Batch(sql, steps)
+
+
+def _named_binds(query: Query) -> list[BindParameter[Any]]:
+    """The query's parameters a call gives (not the literals it holds itself)."""
+    compiled = query.compile(dialect=POSTGRES_DIALECT)
+    names = dict.fromkeys(compiled.positiontup or [])
+    return [compiled.binds[name] for name in names if compiled.binds[name].value is None]
 
 
 async def _decode_json(connection: asyncpg.Connection) -> None:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, Select, String, bindparam, case, func, select
+from sqlalchemy import Integer, Select, String, bindparam, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,11 +84,36 @@ class CustomerFilter:
     partner_email: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StoredCustomer:
+    """A customer row just written, as its columns (`customer_row`) and id: what its answer
+    shows, without an ORM object (which costs more than the rest of a public sign-up)."""
+
+    id: int
+    program_id: int
+    key: str
+    email: str | None
+    email_ci: str | None
+    name: str | None
+    surname: str | None
+    tags: list[str]
+    partner_id: int | None
+    referral_link_id: int | None
+    click_id: int | None
+    source: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    flag: str | None
+    flagged_partner_id: int | None
+
+
 @dataclass(frozen=True)
 class CustomerView:
-    """A customer with the key of the partner it is credited to."""
+    """A customer (a row read, or one just written) with the key of the partner it is
+    credited to."""
 
-    customer: Customer
+    customer: Customer | StoredCustomer
     partner_key: str | None
 
 
@@ -96,7 +121,13 @@ class CustomerView:
 TAKEN = select(
     func.max(case((Customer.key == bindparam("key", type_=String), 1), else_=0)),
     func.max(case((Customer.email_ci == bindparam("email_ci", type_=String), 1), else_=0)),
-).where(Customer.program_id == bindparam("program_id", type_=Integer))
+).where(
+    Customer.program_id == bindparam("program_id", type_=Integer),
+    or_(
+        Customer.key == bindparam("key", type_=String),
+        Customer.email_ci == bindparam("email_ci", type_=String),
+    ),
+)
 
 
 async def credit_new_customer(
@@ -161,7 +192,7 @@ async def create_customer(
     inserted = await rows.insert(Customer, row)
     if inserted.id is None:
         raise await _duplicate(reads, program.id, new)
-    return CustomerView(Customer(id=inserted.id, **row), credited.partner_key)
+    return CustomerView(StoredCustomer(id=inserted.id, **row), credited.partner_key)
 
 
 async def _duplicate(reads: Reader, program_id: int, new: NewCustomer) -> DuplicateKey:
@@ -172,8 +203,10 @@ async def _duplicate(reads: Reader, program_id: int, new: NewCustomer) -> Duplic
 
 
 async def update_customer(
-    session: AsyncSession, program: Program, customer: Customer, changes: CustomerChanges
+    session: AsyncSession, program: Program, key: str, changes: CustomerChanges
 ) -> Customer:
+    """Change the customer with this key; `NotFound` when the program has none."""
+    customer = await get_customer(session, program, key)
     await _ensure_unique(session, program, changes.key, changes.email, exclude_id=customer.id)
     if changes.key is not None:
         customer.key = changes.key

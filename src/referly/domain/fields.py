@@ -14,15 +14,14 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from referly.domain.keys import REFERRAL_KEY_MAX as REFERRAL_KEY_MAX
 from referly.domain.keys import REFERRAL_KEY_PATTERN
@@ -37,20 +36,21 @@ MAX_REFERRAL_URL = 2048
 MAX_LANDING_URL = 4096
 VISITOR_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-# C0 controls and DEL.
-CONTROL_CHARACTERS = frozenset(chr(code) for code in (*range(0x20), 0x7F))
+# C0 controls and DEL, and lone surrogates.
 PLAIN_TEXT_PATTERN = "^[^\\x00-\\x1f\\x7f]*$"
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNPLAIN = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def is_plain_text(text: str) -> bool:
     """No control character and no lone surrogate."""
-    return CONTROL_CHARACTERS.isdisjoint(text) and (text.isascii() or not _SURROGATE.search(text))
+    return _UNPLAIN.search(text) is None
 
 
 def has_unplain_text(value: Any) -> bool:
     """True when `value`, or any string inside it (lists, dicts, at any depth, keys too), is
     not plain text. Iterative, so a deeply nested body cannot exhaust the stack."""
+    if type(value) is str:
+        return _UNPLAIN.search(value) is not None
     pending = [value]
     while pending:
         item = pending.pop()
@@ -65,17 +65,16 @@ def has_unplain_text(value: Any) -> bool:
     return False
 
 
+UNPLAIN_TEXT = "unplain_text"  # the error type of text that is not plain
+
+
 def unplain_text_problem(name: str) -> str:
     return f"The {name} must not contain control characters or invalid text."
 
 
-def refuse_unplain_text(value: Any) -> Any:
-    if has_unplain_text(value):
-        raise ValueError(unplain_text_problem("value"))
-    return value
-
-
-PlainText = BeforeValidator(refuse_unplain_text)
+# On a string type: no control character (checked by pydantic-core itself, as the type's
+# pattern). Lone surrogates pydantic-core refuses in any string (`string_unicode`).
+PlainText = StringConstraints(pattern=PLAIN_TEXT_PATTERN)
 
 EMAIL_PROBLEM = "The email must be a valid email address."
 _PLAIN_LOCAL_PART = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*")
@@ -131,6 +130,11 @@ ReferralKey = Annotated[
     StringConstraints(min_length=1, max_length=REFERRAL_KEY_MAX, pattern=REFERRAL_KEY_PATTERN),
 ]
 Identifier = Annotated[str, PlainText, StringConstraints(min_length=1, max_length=MAX_IDENTIFIER)]
+# How a request names an existing partner: any plain text, judged by whether it finds one.
+PartnerKeyRef = Annotated[
+    str, PlainText, StringConstraints(min_length=1, max_length=REFERRAL_KEY_MAX)
+]
+PartnerEmailRef = Annotated[str, PlainText, StringConstraints(min_length=1, max_length=MAX_EMAIL)]
 CustomerKey = Annotated[
     str, PlainText, StringConstraints(min_length=1, max_length=MAX_CUSTOMER_KEY)
 ]
@@ -164,9 +168,11 @@ class WireIn(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _refuse_unplain_text(cls, value: Any, info: ValidationInfo) -> Any:
+    def _refuse_unplain_text(cls, value: Any) -> Any:
+        """Before whitespace is stripped, and for text hidden in a list or an object too (the
+        string types check their own value again, wherever they are used)."""
         if has_unplain_text(value):
-            raise ValueError(unplain_text_problem(info.field_name or "value"))
+            raise PydanticCustomError(UNPLAIN_TEXT, unplain_text_problem("value"))
         return value
 
     @model_validator(mode="before")

@@ -95,8 +95,10 @@ async def create_partner(session: AsyncSession, program: Program, new: NewPartne
 
 
 async def update_partner(
-    session: AsyncSession, program: Program, partner: Partner, changes: PartnerChanges
+    session: AsyncSession, program: Program, public_id: str, changes: PartnerChanges
 ) -> Partner:
+    """Change the partner with this id; `NotFound` when the program has none."""
+    partner = await get_partner(session, program, public_id)
     await _ensure_unique(
         session, program, email=changes.email, key=changes.key, exclude_id=partner.id
     )

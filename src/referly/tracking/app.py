@@ -19,12 +19,13 @@ from starlette.types import Receive, Scope, Send
 from referly.config import Settings
 from referly.db.engine import DATABASE_UNAVAILABLE
 from referly.db.models import Program
-from referly.db.reads import Reader
+from referly.db.reads import CachingReader, Reader
 from referly.db.types import utcnow
 from referly.db.writes import RowWriter
 from referly.domain.clicks import NewClick, hash_ip, record_click
 from referly.domain.customers import NewCustomer, create_customer
 from referly.domain.partners import PartnerRef
+from referly.domain.referral_links import LINK_OF_KEY
 from referly.errors import (
     DuplicateKey,
     InvalidPartnerKey,
@@ -69,7 +70,10 @@ class PublicTracking:
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
-        self.reads = reads
+        # A busy referral key is looked up once per few seconds, not once per report: a link
+        # created, renamed or deleted is seen as late as a program's settings are.
+        ttl = settings.tracking_program_cache_seconds
+        self.reads = CachingReader(reads, [LINK_OF_KEY], ttl)
         self.rows = rows
         self.script = ScriptResponder(load_script())
         self.programs = ProgramCache(self._load_program, settings.tracking_program_cache_seconds)

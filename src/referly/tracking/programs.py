@@ -34,12 +34,9 @@ class PublicProgram:
 
     @classmethod
     def of(cls, program: Program) -> "PublicProgram":
+        kept = ("id", "public_id", "type", "attribution", "cookie_lifetime_days")
         return cls(
-            id=program.id,
-            public_id=program.public_id,
-            type=program.type,
-            attribution=program.attribution,
-            cookie_lifetime_days=program.cookie_lifetime_days,
+            **{name: getattr(program, name) for name in kept},
             url_params=tuple(program.url_params),
             allowed_origins=tuple(program.allowed_origins),
             settings_body=json_bytes(script_settings(program)),

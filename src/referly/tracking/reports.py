@@ -16,9 +16,9 @@ from pydantic import (
     AliasChoices,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     ValidationError,
-    model_validator,
 )
 
 from referly.domain.fields import (
@@ -28,10 +28,11 @@ from referly.domain.fields import (
     PersonName,
     ReferralKey,
     VisitorId,
-    WireIn,
+    has_unplain_text,
+    unplain_text_problem,
     unwrap,
 )
-from referly.errors import BadRequest
+from referly.errors import BadRequest, ValidationFailed
 from referly.web.errors import MALFORMED_JSON, invalid_input
 
 Report = TypeVar("Report", bound=BaseModel)
@@ -49,13 +50,12 @@ def _partner_key(value: Any) -> Any:
     return value.get("key") if isinstance(value, dict) else value
 
 
-class _PublicReport(WireIn):
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_blanks(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
-        return data
+class _PublicReport(BaseModel):
+    """A report's fields, once `parse` has screened the body the way `WireIn` screens a REST
+    body (null means not given, plain text only) — here in one pass over the body rather than
+    one call per field, because this path is hot."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
 class ClickReport(_PublicReport):
@@ -83,10 +83,14 @@ class SignupReport(_PublicReport):
         default=None, validation_alias=AliasChoices("visitor", "visitor_id")
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _unwrap_data(cls, data: Any) -> Any:
-        return unwrap(data, "data")
+
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    """A null or a blank value is the same as none."""
+    return {k: v for k, v in fields.items() if v is not None and not _blank(v)}
+
+
+def _blank(value: Any) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 def parse(report: type[Report], body: bytes) -> Report:
@@ -100,7 +104,11 @@ def parse(report: type[Report], body: bytes) -> Report:
         raise BadRequest(MALFORMED_JSON) from error
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object")
+    fields = _given(unwrap(data, "data"))  # Partnero's sign-up shape nests them under `data`
+    for name, value in fields.items():
+        if has_unplain_text(value):
+            raise ValidationFailed.field(name, unplain_text_problem(name))
     try:
-        return report.model_validate(data)
+        return report.model_validate(fields)
     except ValidationError as error:
         raise invalid_input(error.errors()) from error

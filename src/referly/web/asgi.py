@@ -11,10 +11,8 @@ from referly.errors import BadRequest, PayloadTooLarge
 Headers = list[tuple[bytes, bytes]]
 
 
-class ClientGone(BadRequest):
+class ClientGone(BadRequest, message="The client went away"):
     """The client went away before sending the whole body: there is nobody to answer."""
-
-    message = "The client went away"
 
 
 JSON_TYPE = (b"content-type", b"application/json")

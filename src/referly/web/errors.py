@@ -5,6 +5,7 @@ and the wording of field problems (Laravel's, as Partnero's API answers)."""
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from referly.domain.fields import PLAIN_TEXT_PATTERN, UNPLAIN_TEXT, unplain_text_problem
 from referly.errors import BadRequest, PayloadTooLarge, RateLimited, ReferlyError, ValidationFailed
 from referly.web.asgi import JSON_TYPE, Headers, json_bytes
 
@@ -54,6 +55,10 @@ def field_message(problem: Mapping[str, Any], field: str) -> str:
         return f"The {field} may not be greater than {context.get('max_length')} characters."
     if kind == "too_long":
         return f"The {field} may not have more than {context.get('max_length')} items."
+    if kind in (UNPLAIN_TEXT, "string_unicode") or (
+        kind == "string_pattern_mismatch" and context.get("pattern") == PLAIN_TEXT_PATTERN
+    ):
+        return unplain_text_problem(field)
     if kind == "string_pattern_mismatch":
         return f"The {field} may only contain letters, numbers, dots, dashes and underscores."
     return str(problem["msg"]).removeprefix("Value error, ")

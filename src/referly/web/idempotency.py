@@ -61,22 +61,29 @@ KEY_PATTERN = "^[!-~]{1,255}$"  # visible ASCII, no spaces
 STATE_KEY = "idempotency"
 
 
-class InvalidIdempotencyKey(BadRequest):
-    message = (
-        f"The {HEADER} header must be 1 to {MAX_KEY_LENGTH} visible ASCII characters (no spaces)."
-    )
+class InvalidIdempotencyKey(
+    BadRequest,
+    message=f"The {HEADER} header must be 1 to {MAX_KEY_LENGTH} visible ASCII characters "
+    "(no spaces).",
+):
+    """A key that is not one."""
 
 
-class IdempotencyKeyReused(ReferlyError):
-    status_code = 409
-    message = (
-        f"This {HEADER} was already used with a different request; use a new key for a new request."
-    )
+class IdempotencyKeyReused(
+    ReferlyError,
+    status=409,
+    message=f"This {HEADER} was already used with a different request; use a new key for a "
+    "new request.",
+):
+    """The same key with another request."""
 
 
-class IdempotencyKeyInUse(ReferlyError):
-    status_code = 409
-    message = f"A request with this {HEADER} is still in progress; retry shortly to get its answer."
+class IdempotencyKeyInUse(
+    ReferlyError,
+    status=409,
+    message=f"A request with this {HEADER} is still in progress; retry shortly to get its answer.",
+):
+    """A duplicate that arrived while the first request is still being answered."""
 
 
 class IdempotentReplay(Exception):
@@ -116,25 +123,13 @@ async def request_session(
 ) -> AsyncIterator[AsyncSession]:
     """The session dependency's body: one transaction per request, committed when the route
     returns and before the answer is sent. A keyed POST's transaction belongs to the
-    middleware: once the key is reserved, only the work's savepoint ends here."""
+    middleware, which ends it with the answer (`_commit_with_answer`)."""
     keyed = keyed_request(request)
-    if keyed is None:
-        async with sessionmaker() as session, session.begin():
-            yield session
+    if keyed is not None:
+        yield keyed.session
         return
-    session = keyed.session
-    try:
+    async with sessionmaker() as session, session.begin():
         yield session
-    except BaseException:
-        if keyed.work is None:
-            await session.rollback()
-        elif keyed.work.is_active:
-            await keyed.work.rollback()
-        raise
-    if keyed.work is None:
-        await session.commit()  # never reserved (a route without a token): as without a key
-    elif keyed.work.is_active:
-        await keyed.work.commit()
 
 
 async def claim(request: Request, session: AsyncSession, program_id: int) -> None:
@@ -292,14 +287,16 @@ class IdempotencyMiddleware:
 
 
 async def _commit_with_answer(keyed: IdempotentRequest, capture: _Capture) -> bool:
-    """Commit the request's transaction with its answer (or roll it back, for a 5xx);
-    False when the commit failed, so that nothing of the request was kept."""
+    """End the work's savepoint (kept for a success, undone for a refusal), then commit the
+    request's transaction with its answer (or roll it all back, for a 5xx); False when the
+    commit failed, so that nothing of the request was kept."""
     session = keyed.session
-    if keyed.reserved_id is None or keyed.program_id is None or not session.in_transaction():
-        return True  # nothing reserved: the session dependency already ended the transaction
-    if capture.status >= 500:
-        await session.rollback()  # the work and the key go: the retry runs again
+    if keyed.reserved_id is None or keyed.program_id is None or capture.status >= 500:
+        await _rollback_quietly(session)  # nothing kept: the retry runs again
         return True
+    if keyed.work is not None and keyed.work.is_active:
+        # A refusal undoes the work and keeps the key and the refusal.
+        await (keyed.work.commit() if capture.status < 400 else keyed.work.rollback())
     answer = (capture.status, capture.body.decode("utf-8", errors="replace"))
     try:
         await record(session, keyed.reserved_id, keyed.program_id, keyed.key, answer)

@@ -4,9 +4,9 @@ types and the base of request bodies are the domain's field rules (`referly.doma
 from datetime import UTC, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
-from referly.domain.fields import MAX_EMAIL, REFERRAL_KEY_MAX, Identifier, WireIn
+from referly.domain.fields import Identifier, PartnerEmailRef, PartnerKeyRef, WireIn
 
 T = TypeVar("T")
 
@@ -18,12 +18,20 @@ def iso_timestamp(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# A moment in an answer, written in Partnero's format.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(iso_timestamp, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+
 class PartnerRefIn(WireIn):
     """Names a partner by `key`, else `id`, else `email`."""
 
-    key: Annotated[str, StringConstraints(min_length=1, max_length=REFERRAL_KEY_MAX)] | None = None
+    key: PartnerKeyRef | None = None
     id: Identifier | None = None
-    email: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EMAIL)] | None = None
+    email: PartnerEmailRef | None = None
 
 
 class TagOut(BaseModel):

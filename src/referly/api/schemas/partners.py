@@ -10,6 +10,7 @@ from referly.domain.fields import (
     Email,
     Identifier,
     PersonName,
+    PlainText,
     ReferralKey,
     Tags,
     WireIn,
@@ -26,7 +27,7 @@ def check_password(value: str) -> str:
     return value
 
 
-Password = Annotated[str, AfterValidator(check_password)]
+Password = Annotated[str, PlainText, AfterValidator(check_password)]
 
 
 class PartnerCreateIn(WireIn):
