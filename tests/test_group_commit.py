@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from referly.config import Settings
 from referly.db.group_commit import (
     CommitFailed,
+    Follow,
     GroupCommitWriter,
     InsertResult,
     RowRejected,
@@ -165,6 +166,89 @@ async def test_a_row_the_database_refuses_fails_alone(
     assert isinstance(results[0], InsertResult) and isinstance(results[2], InsertResult)
     assert isinstance(results[1], RowRejected) and results[1].status_code == 503
     assert await count(app, clicks, seeded.program_id) == 2
+
+
+async def test_a_value_the_driver_cannot_encode_fails_its_row_alone(
+    app: FastAPI, writer: GroupCommitWriter, seeded: Seeded
+) -> None:
+    """A lone surrogate reaches neither SQLite nor PostgreSQL: the driver refuses to encode
+    it. That is this row's error, like a constraint, and must not fail its batch."""
+    poisoned = {**click_row(seeded, 0), "landing_url": "https://shop.example/\ud800"}
+    rows = [click_row(seeded, 1), poisoned, click_row(seeded, 2), click_row(seeded, 3)]
+    results = await asyncio.gather(
+        *(writer.insert(clicks, row) for row in rows), return_exceptions=True
+    )
+    assert isinstance(results[1], RowRejected), results
+    assert all(isinstance(results[n], InsertResult) for n in (0, 2, 3)), results
+    assert await count(app, clicks, seeded.program_id) == 3
+
+
+follower_metadata = MetaData()
+follower = Table(
+    "group_commit_follower",
+    follower_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, ForeignKey(Customer.__table__.c.id), nullable=False),
+    Column("note", String(8)),
+)
+
+
+async def followers_of(app: FastAPI, seeded: Seeded) -> dict[str, str | None]:
+    async with app.state.engine.begin() as connection:
+        found = await connection.execute(
+            select(customers.key, follower.c.note)
+            .join(follower, follower.c.customer_id == customers.id)
+            .where(customers.program_id == seeded.program_id)
+        )
+        return {key: note for key, note in found}
+
+
+async def test_following_rows_go_in_with_their_row_only(
+    app: FastAPI, writer: GroupCommitWriter, seeded: Seeded
+) -> None:
+    """A row that follows another (an outbox event, say) commits with it, takes its new id,
+    and stays out when that row was a duplicate."""
+    async with app.state.engine.begin() as connection:
+        await connection.run_sync(follower_metadata.create_all)
+    await writer.insert(customers, customer_row(seeded, "first"))
+    keys = ["f1", "first", "f2", "f2", "f3"]
+    results = await asyncio.gather(
+        *(
+            writer.insert(
+                customers,
+                customer_row(seeded, key),
+                follow=[Follow(follower, {"note": f"n-{key}"}, link="customer_id")],
+            )
+            for key in keys
+        )
+    )
+    assert [r.duplicate for r in results] == [False, True, False, True, False]
+    assert await followers_of(app, seeded) == {"f1": "n-f1", "f2": "n-f2", "f3": "n-f3"}
+
+
+async def test_a_following_row_that_fails_takes_its_row_with_it_and_no_other(
+    app: FastAPI, writer: GroupCommitWriter, seeded: Seeded
+) -> None:
+    async with app.state.engine.begin() as connection:
+        await connection.run_sync(follower_metadata.create_all)
+    bad_note = "n" * 9 if app.state.settings.database_url.startswith("postgres") else None
+    notes = ["ok", bad_note, "ok2"]
+    follow = [
+        [Follow(follower, {"note": note}, link="customer_id")]
+        if note is not None
+        else [Follow(follower, {"note": "x", "customer_id": 2_000_000_000})]
+        for note in notes
+    ]
+    results = await asyncio.gather(
+        *(
+            writer.insert(customers, customer_row(seeded, f"g{n}"), follow=follow[n])
+            for n in range(3)
+        ),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], RowRejected), results
+    assert isinstance(results[0], InsertResult) and isinstance(results[2], InsertResult)
+    assert await followers_of(app, seeded) == {"g0": "ok", "g2": "ok2"}
 
 
 async def test_a_failed_commit_fails_every_row_of_its_batch(

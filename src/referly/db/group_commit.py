@@ -53,6 +53,8 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase
 
 from referly.db.group_commit_drivers import (
+    Follower,
+    Follows,
     Insert,
     PostgresDriver,
     Prepared,
@@ -134,15 +136,27 @@ def _defaults(table: Table, given: tuple[str, ...]) -> tuple[tuple[str, Any, boo
 class _Driver(Protocol):
     dialect: Dialect
 
-    async def run(self, inserts: Sequence[Insert]) -> list[int | None]: ...
+    async def run(self, inserts: Sequence[Insert], follows: Follows = ()) -> list[int | None]: ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Follow:
+    """A row that goes in with another (`insert(..., follow=...)`), in the same transaction,
+    only if that one went in: an outbox event for a new customer, say. `link` names its column
+    that takes the other row's new id."""
+
+    target: FromClause | type[DeclarativeBase]
+    values: Mapping[str, Any]
+    link: str | None = None
 
 
 @dataclass(slots=True)
 class _Pending:
     insert: Insert | None  # None: a barrier
     future: asyncio.Future[Any]
+    follows: tuple[Follower, ...] = ()
 
 
 @dataclass
@@ -193,15 +207,21 @@ class GroupCommitWriter:
         await self.driver.close()
 
     async def insert(
-        self, target: FromClause | type[DeclarativeBase], values: Mapping[str, Any]
+        self,
+        target: FromClause | type[DeclarativeBase],
+        values: Mapping[str, Any],
+        follow: Sequence[Follow] = (),
     ) -> InsertResult:
-        """Insert one row; returns once the transaction holding it has committed."""
+        """Insert one row, and the rows that `follow` it if it went in; returns once the
+        transaction holding them has committed."""
         if self._task is None and self.autostart:
             await self.start()
         if not self.running:
             raise WriterClosed()
         insert = self._bind(table_of(target), values)
-        pending = _Pending(insert, asyncio.get_running_loop().create_future())
+        followers = tuple(self._follower(row) for row in follow)
+        future = asyncio.get_running_loop().create_future()
+        pending = _Pending(insert, future, followers)
         self._put(pending)
         result: InsertResult = await pending.future
         return result
@@ -217,6 +237,12 @@ class GroupCommitWriter:
         pending = _Pending(None, asyncio.get_running_loop().create_future())
         self._put(pending)
         await pending.future
+
+    def _follower(self, row: Follow) -> Follower:
+        if row.link is None:
+            return self._bind(table_of(row.target), row.values), None
+        insert = self._bind(table_of(row.target), {**row.values, row.link: None})
+        return insert, insert[0].columns.index(row.link)
 
     def _bind(self, table: Table, values: Mapping[str, Any]) -> Insert:
         """The row's statement, with values converted by the columns' types."""
@@ -268,7 +294,9 @@ class GroupCommitWriter:
         barriers = [item for item in batch if item.insert is None]
         while pending:
             try:
-                ids = await self.driver.run([item.insert for item in pending if item.insert])
+                inserts = [item.insert for item in pending if item.insert]
+                follows = [item.follows for item in pending]
+                ids = await self.driver.run(inserts, follows if any(follows) else ())
             except RowFailed as failure:
                 rejected = pending.pop(failure.index)
                 _fail_all([rejected], RowRejected, failure.error)
@@ -311,6 +339,7 @@ def _fail_all(batch: list[_Pending], error: type[WriteFailed], cause: BaseExcept
 
 __all__ = [
     "CommitFailed",
+    "Follow",
     "GroupCommitWriter",
     "InsertResult",
     "RowRejected",

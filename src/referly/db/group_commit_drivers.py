@@ -30,19 +30,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import Integer, Table
+from sqlalchemy import Integer, String, Table
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
 from referly.db.raw import POSTGRES_DIALECT, SQLITE_DIALECT, bind_processor, configure_sqlite
 
-ROW_ERRORS_SQLITE = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
-ROW_ERRORS_POSTGRES = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 # A connection that went away between batches; seen on its first statement, before any write.
 CONNECTION_ERRORS_POSTGRES = (
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     ConnectionError,
+)
+# Errors of the database or the connection, not of one row: they fail the whole batch. Any
+# other error while a row is bound or inserted (a constraint, a value the driver cannot
+# encode, a lone surrogate, an integer out of range...) is that row's alone: it never fails
+# its neighbours.
+BATCH_ERRORS_SQLITE: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+BATCH_ERRORS_POSTGRES: tuple[type[BaseException], ...] = (
+    *CONNECTION_ERRORS_POSTGRES,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InternalServerError,
+    OSError,
+    TimeoutError,
 )
 # A connection that carried a batch less than this long ago is taken to be alive: the next
 # batch goes in as one statement. After a longer pause, BEGIN goes first, so a connection broken
@@ -120,6 +133,26 @@ def _sqlite_bulk(
 
 
 Insert = tuple[Prepared, tuple[Any, ...]]
+# A row that goes in only if its primary row did, in the same transaction: its insert, and the
+# place among its parameters that takes the primary row's id (None: it takes none).
+Follower = tuple[Insert, int | None]
+Follows = Sequence[Sequence[Follower]]  # per primary insert, its followers (or none)
+
+
+def linked(follows: Follows, ids: Sequence[int | None]) -> list[tuple[int, Insert]]:
+    """The followers of the primary rows that went in, each with its primary's place in the
+    batch and the primary's id put in."""
+    found: list[tuple[int, Insert]] = []
+    if not follows:
+        return found
+    for owner, (followers, id_) in enumerate(zip(follows, ids, strict=True)):
+        if id_ is None:
+            continue
+        for (prepared, params), place in followers:
+            if place is not None:
+                params = (*params[:place], id_, *params[place + 1 :])
+            found.append((owner, (prepared, params)))
+    return found
 
 
 class RowFailed(Exception):
@@ -133,6 +166,14 @@ class RowFailed(Exception):
 
 class _Unmatched(Exception):
     """A returned row equals no input (the database changed a value): go row by row."""
+
+
+def _array_of(type_: TypeEngine[Any], dialect: Dialect) -> str:
+    """The element type of a parameter array. Text without its length: a cast to `VARCHAR(n)`
+    would cut an over-long value silently, where the insert's own assignment refuses it."""
+    if isinstance(type_, String):
+        return "TEXT"
+    return str(type_.compile(dialect=dialect))
 
 
 def prepare(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Prepared:
@@ -156,7 +197,7 @@ def prepare(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Prepare
         return Prepared(columns, one_sql, None, processors, sqlite_bulk=many)
     marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
     one = f"{head}VALUES ({marks}){tail}"
-    arrays = ", ".join(f"${n}::{t.compile(dialect=dialect)}[]" for n, t in enumerate(types, 1))
+    arrays = ", ".join(f"${n}::{_array_of(t, dialect)}[]" for n, t in enumerate(types, 1))
     if not _fills_own_key(table, columns):
         bulk = f"{head}SELECT * FROM unnest({arrays}){tail}, {names}"
         return Prepared(columns, one, bulk, processors)
@@ -184,20 +225,26 @@ class SqliteDriver:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
         self._connection: sqlite3.Connection | None = None
 
-    async def run(self, inserts: Sequence[Insert]) -> list[int | None]:
+    async def run(self, inserts: Sequence[Insert], follows: Follows = ()) -> list[int | None]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._run, inserts)
+        return await loop.run_in_executor(self._executor, self._run, inserts, follows)
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._disconnect)
         self._executor.shutdown(wait=True)
 
-    def _run(self, inserts: Sequence[Insert]) -> list[int | None]:
+    def _run(self, inserts: Sequence[Insert], follows: Follows) -> list[int | None]:
         connection = self._connect()
         connection.execute("BEGIN IMMEDIATE")
         try:
             ids = _sqlite_batch(connection, inserts)
+            if follows:
+                dependents = linked(follows, ids)
+                try:
+                    _sqlite_batch(connection, [insert for _owner, insert in dependents])
+                except RowFailed as failure:  # the primary row fails with its follower
+                    raise RowFailed(dependents[failure.index][0], failure.error) from failure
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:  # a failed COMMIT leaves the transaction open
@@ -244,7 +291,9 @@ def _sqlite_batch(connection: sqlite3.Connection, inserts: Sequence[Insert]) -> 
             params = [v for n, i in enumerate(chunk, first) for v in (n, *inserts[i][1])]
             try:
                 cursor.execute(bulk.sql(size), params)
-            except ROW_ERRORS_SQLITE:
+            except BATCH_ERRORS_SQLITE:
+                raise
+            except Exception:
                 # The statement undid itself; one by one names the row that fails.
                 for index in chunk:
                     ids[index] = _sqlite_insert(cursor, index, inserts[index])
@@ -279,9 +328,16 @@ def _sqlite_insert(cursor: sqlite3.Cursor, index: int, item: Insert) -> int | No
     prepared, params = item
     try:
         row = cursor.execute(prepared.one_sql, params).fetchone()
-    except ROW_ERRORS_SQLITE as error:
+    except BATCH_ERRORS_SQLITE:
+        raise
+    except Exception as error:
         raise RowFailed(index, error) from error
     return None if row is None else int(row[0])
+
+
+# What stops a PostgreSQL batch where it is (the connection is rolled back or dropped).
+_GIVE_UP: tuple[type[BaseException], ...] = (*BATCH_ERRORS_POSTGRES, asyncio.CancelledError)
+_GIVE_UP_OR_ROW: tuple[type[BaseException], ...] = (*_GIVE_UP, RowFailed)
 
 
 class PostgresDriver:
@@ -296,23 +352,23 @@ class PostgresDriver:
     def server_pid(self) -> int | None:
         return None if self._connection is None else self._connection.get_server_pid()
 
-    async def run(self, inserts: Sequence[Insert]) -> list[int | None]:
+    async def run(self, inserts: Sequence[Insert], follows: Follows = ()) -> list[int | None]:
         connection = await self._connect()
         now = time.monotonic()
         busy = self._last_batch is not None and now - self._last_batch < IDLE_SECONDS
         self._last_batch = now
-        if busy and _one_statement(inserts):
+        if busy and not follows and _one_statement(inserts):
             # A single statement is its own transaction: one round trip, not three. Only on a
             # connection used a moment ago; after a pause, BEGIN first probes it (below).
             try:
                 return await _postgres_bulk(connection, inserts)
             except RowFailed:  # one row, rolled back by itself
                 raise
-            except ROW_ERRORS_POSTGRES:
-                pass  # rolled back by itself: below, row by row in a transaction names the row
-            except BaseException:
+            except _GIVE_UP:
                 await self._abandon(connection)
                 raise
+            except Exception:
+                pass  # rolled back by itself: below, row by row in a transaction names the row
         try:
             await connection.execute("BEGIN")
         except CONNECTION_ERRORS_POSTGRES:
@@ -324,10 +380,14 @@ class PostgresDriver:
         try:
             try:
                 ids = await _postgres_bulk(connection, inserts)
-            except (_Unmatched, *ROW_ERRORS_POSTGRES):
+                await _postgres_followers(connection, linked(follows, ids), one_by_one=False)
+            except _GIVE_UP_OR_ROW:
+                raise
+            except Exception:  # a row's error, or `_Unmatched`: row by row names the row
                 await connection.execute("ROLLBACK")
                 await connection.execute("BEGIN")
                 ids = [await _postgres_one(connection, i, item) for i, item in enumerate(inserts)]
+                await _postgres_followers(connection, linked(follows, ids), one_by_one=True)
             await connection.execute("COMMIT")
         except BaseException:
             await self._abandon(connection)
@@ -366,11 +426,30 @@ def _one_statement(inserts: Sequence[Insert]) -> bool:
     return first.bulk_in_order and all(prepared is first for prepared, _params in inserts)
 
 
+async def _postgres_followers(
+    connection: asyncpg.Connection, dependents: list[tuple[int, Insert]], one_by_one: bool
+) -> None:
+    """The followers of a batch's rows, in its transaction; a follower's failure is its primary
+    row's (`RowFailed` names the primary)."""
+    if not dependents:
+        return
+    try:
+        if one_by_one:
+            for index, (_owner, insert) in enumerate(dependents):
+                await _postgres_one(connection, index, insert)
+        else:
+            await _postgres_bulk(connection, [insert for _owner, insert in dependents])
+    except RowFailed as failure:
+        raise RowFailed(dependents[failure.index][0], failure.error) from failure
+
+
 async def _postgres_one(connection: asyncpg.Connection, index: int, item: Insert) -> int | None:
     prepared, params = item
     try:
         value = await connection.fetchval(prepared.one_sql, *params)
-    except ROW_ERRORS_POSTGRES as error:
+    except BATCH_ERRORS_POSTGRES:
+        raise
+    except Exception as error:
         raise RowFailed(index, error) from error
     return None if value is None else int(value)
 

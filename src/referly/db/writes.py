@@ -4,7 +4,7 @@ that holds other work too, such as an idempotency key's answer). Both insert wit
 `ON CONFLICT DO NOTHING`, so a row whose unique value exists comes back as a duplicate, never
 as an error."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import FromClause
@@ -12,14 +12,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
-from referly.db.group_commit import InsertResult, table_of
+from referly.db.group_commit import Follow, InsertResult, table_of
 
 
 class RowWriter(Protocol):
     async def insert(
-        self, target: FromClause | type[DeclarativeBase], values: Mapping[str, Any]
+        self,
+        target: FromClause | type[DeclarativeBase],
+        values: Mapping[str, Any],
+        follow: Sequence[Follow] = (),
     ) -> InsertResult:
-        """Insert one row; a duplicate of a unique value inserts nothing."""
+        """Insert one row, and the rows that `follow` it if it went in, in one transaction; a
+        duplicate of a unique value inserts nothing."""
         ...
 
     async def barrier(self) -> None:
@@ -35,14 +39,27 @@ class SessionWriter:
         self.session = session
 
     async def insert(
-        self, target: FromClause | type[DeclarativeBase], values: Mapping[str, Any]
+        self,
+        target: FromClause | type[DeclarativeBase],
+        values: Mapping[str, Any],
+        follow: Sequence[Follow] = (),
     ) -> InsertResult:
+        inserted = await self._insert(target, values)
+        if inserted is not None:
+            for row in follow:
+                linked = {row.link: inserted} if row.link is not None else {}
+                await self._insert(row.target, {**row.values, **linked})
+        return InsertResult(inserted)
+
+    async def _insert(
+        self, target: FromClause | type[DeclarativeBase], values: Mapping[str, Any]
+    ) -> int | None:
         table = table_of(target)
         build = postgresql.insert if self._dialect() == "postgresql" else sqlite.insert
         (key,) = table.primary_key.columns
         statement = build(table).values(dict(values)).on_conflict_do_nothing().returning(key)
         inserted: int | None = await self.session.scalar(statement)
-        return InsertResult(inserted)
+        return inserted
 
     async def barrier(self) -> None:
         return None  # the caller's commit comes later, for every outcome alike
