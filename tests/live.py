@@ -34,10 +34,12 @@ class LiveServer:
         stop(self.process, timeout=10)
 
 
-def start_live_server(database_url: str, log_dir: Path) -> LiveServer:
+def start_live_server(database_url: str, log_dir: Path, **settings: str) -> LiveServer:
+    """`settings`: more `REFERLY_*` variables, named without the prefix (`max_connections`)."""
     port = free_port()
     log_path = log_dir / f"serve-{port}.log"
     env = {**os.environ, "REFERLY_DATABASE_URL": database_url}
+    env.update({f"REFERLY_{name.upper()}": value for name, value in settings.items()})
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "referly", "serve", "--port", str(port)],

@@ -202,7 +202,7 @@ def test_an_app_failing_after_its_head_closes_the_connection(server: tuple[str, 
 
 
 def test_uvicorn_is_the_version_the_protocol_was_written_for() -> None:
-    """`OneWriteHttpProtocol` reaches into uvicorn's protocol: an upgrade must be deliberate
+    """`ReferlyHttpProtocol` reaches into uvicorn's protocol: an upgrade must be deliberate
     (pin, code and this check changed together), and the internals it uses must be there."""
     import tomllib
 

@@ -22,6 +22,7 @@ from referly.db.reads import fast_reader
 from referly.demo.routes import router as demo_router
 from referly.tracking.app import PublicTracking
 from referly.tracking.openapi import document_public_paths
+from referly.web.access_log import AccessLog
 
 GC_YOUNG_THRESHOLD = 20_000  # Python's default is 700
 
@@ -33,8 +34,12 @@ class Referly(FastAPI):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.public: PublicTracking | None = None
+        self._logged = AccessLog(self._dispatch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._logged(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         public = self.public
         if public is not None and scope["type"] == "http" and public.serves(scope["path"]):
             await public(scope, receive, send)

@@ -22,6 +22,13 @@ class Settings(BaseSettings):
     # hides it. Empty means: take it from the request.
     public_url: str = ""
     log_level: str = "info"
+    # What one client connection may take (see `referly.server.ConnectionLimits`): the size of
+    # a request's head, how long its head and its body may take to arrive, and how many
+    # connections one server process holds at once (keep it below the process's file limit).
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    max_connections: int = Field(default=1000, ge=1)
     # REST API rate limit per token (per client IP for requests without one): a bucket of
     # `api_rate_limit_burst` requests refilled at `api_rate_limit_per_minute`. Kept in memory,
     # so each server process counts on its own.

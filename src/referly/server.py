@@ -10,13 +10,16 @@ head goes out with the first body write, or when the response ends, or when the 
 is closed, whichever comes first; a `100 Continue` is never held."""
 
 import asyncio
+import copy
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-# `OneWriteHttpProtocol` relies on uvicorn's internals (a cycle's `transport` and
+# `ReferlyHttpProtocol` relies on uvicorn's internals (a cycle's `transport` and
 # `on_response`), so uvicorn is pinned to this exact version in pyproject.toml; an upgrade is a
 # change of this module, checked by tests/test_server.py.
 UVICORN_VERSION = "0.55.0"
@@ -99,11 +102,59 @@ def _is_final_head(data: bytes | bytearray | memoryview) -> bool:
     return chunk.startswith(_HTTP_1_1) and chunk[9:10] != b"1" and bytes(data[-4:]) == _HEAD_END
 
 
-class OneWriteHttpProtocol(HttpToolsProtocol):
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one connection may take of the server: the size of a request's head (request line
+    and headers), how long its head and its body may take to arrive, and how many connections
+    the process holds at once. Beyond them the connection is answered (431, 408) or closed,
+    so a slow or oversized client costs a bounded amount and never locks others out."""
+
+    max_head_bytes: int = 16 * 1024
+    head_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    max_connections: int = 1000
+
+
+class ReferlyHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with each cycle writing through a `HeadHoldingTransport`
-    that is flushed when the cycle's response is complete (before a pipelined request starts)."""
+    that is flushed when the cycle's response is complete (before a pipelined request starts),
+    and the `ConnectionLimits` applied."""
+
+    limits: ClassVar[ConnectionLimits] = ConnectionLimits()  # `limited()` makes one with others
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.head_bytes = 0
+        self.in_head = True  # reading a request's head (or waiting for the next one)
+        self.deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.limits.max_connections:
+            transport.abort()  # refused at once: its descriptor is free again
+            return
+        super().connection_made(transport)
+        self._expect(self.limits.head_timeout_seconds, 408)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_deadline()
+        if self.transport is not None:
+            super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.in_head and not self.transport.is_closing():
+            self.head_bytes += len(data)
+            if self.head_bytes > self.limits.max_head_bytes:
+                self._refuse(431, "Request header fields too large")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.in_head, self.head_bytes = True, 0
+        self._expect(self.limits.head_timeout_seconds, 408)
 
     def on_headers_complete(self) -> None:
+        self.in_head = False
+        self._expect(self.limits.body_timeout_seconds, 408)
         previous = self.cycle
         super().on_headers_complete()
         cycle = self.cycle
@@ -112,17 +163,71 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
             cycle.transport = transport
             cycle.on_response = transport.response_complete
 
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._cancel_deadline()
+        self.in_head, self.head_bytes = True, 0  # the next request's head, if one comes
+
+    def _expect(self, seconds: float, status: int) -> None:
+        """Close the connection with `status` unless the next stage arrives within `seconds`."""
+        self._cancel_deadline()
+        self.deadline = self.loop.call_later(seconds, self._refuse, status, "Request timeout")
+
+    def _cancel_deadline(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def _refuse(self, status: int, reason: str) -> None:
+        """Answer `status` when no response has started, and close the connection."""
+        self._cancel_deadline()
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:
+            body = reason.encode()
+            head = f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain\r\n"
+            head += f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+            self.transport.write(head.encode() + body)
+        if self.cycle is not None:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.close()
+
 
 OPTIONS: dict[str, Any] = {
     "proxy_headers": False,  # Referly reads X-Forwarded-For itself, from trusted proxies only
     "server_header": False,
-    "http": OneWriteHttpProtocol,
 }
 
 
-def serve(app: Any, host: str, port: int, log_level: str) -> None:
-    """Serve `app` until interrupted, with the options every Referly server uses. The access
-    log (one line per request) is kept at `info` and below; above, its lines would be
-    formatted for every request only to be dropped."""
-    access_log = log_level.lower() in ("trace", "debug", "info")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log, **OPTIONS)
+def logging_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging, and Referly's own loggers (`referly.*`, the access log among them)
+    on the same handler and level."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    level = log_level.upper()
+    config["loggers"]["referly"] = {"handlers": ["default"], "level": level, "propagate": False}
+    return config
+
+
+def limited(limits: ConnectionLimits) -> type[ReferlyHttpProtocol]:
+    """The protocol class with these limits (uvicorn makes one protocol per connection)."""
+    return type("ReferlyHttpProtocol", (ReferlyHttpProtocol,), {"limits": limits})
+
+
+def serve(
+    app: Any, host: str, port: int, log_level: str, limits: ConnectionLimits | None = None
+) -> None:
+    """Serve `app` until interrupted, with the options every Referly server uses. uvicorn's
+    own access log is off: the app writes one, without personal data (`referly.web.access_log`)."""
+    protocol = limited(limits or ConnectionLimits())
+    log_config = logging_config(log_level)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=log_config,
+        access_log=False,
+        http=protocol,
+        **OPTIONS,
+    )

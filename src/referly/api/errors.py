@@ -1,6 +1,7 @@
 """Every error the REST API answers, in Partnero's shape (`referly.web.errors` renders it)."""
 
 import logging
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -87,7 +88,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return Response(exc.body, exc.status, {REPLAYED_HEADER: "true"}, media_type=JSON)
 
     async def on_unexpected(_: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", exc_info=exc)
+        # Where it failed, not what it said: an exception's message can repeat request data.
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("unhandled %s\n%s", type(exc).__name__, stack)
         return Response(b'{"message":"Server error","status":0}', 500, media_type=JSON)
 
     app.add_exception_handler(ReferlyError, on_referly)

@@ -36,7 +36,13 @@ def serve(
     upgrade_database(settings)
     url = f"http://{host}:{port}"
     emit({"url": url, "database": _redacted(settings.database_url)}, as_json, f"Referly on {url}")
-    server.serve(create_app(settings), host, port, settings.log_level)
+    limits = server.ConnectionLimits(
+        max_head_bytes=settings.max_header_bytes,
+        head_timeout_seconds=settings.header_timeout_seconds,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        max_connections=settings.max_connections,
+    )
+    server.serve(create_app(settings), host, port, settings.log_level, limits)
 
 
 @app.command()

@@ -303,7 +303,9 @@ class GroupCommitWriter:
                 continue
             except Exception as error:
                 self.stats.failed_batches += 1
-                log.warning("group commit of %d rows failed: %r", len(pending), error)
+                log.warning(
+                    "group commit of %d rows failed: %s", len(pending), type(error).__name__
+                )
                 _fail_all(pending + barriers, CommitFailed, error)
                 return
             self._resolve(pending, ids)
