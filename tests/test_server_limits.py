@@ -2,6 +2,7 @@
 with 431, silent and slow clients are cut off, and the process holds a bounded number of
 connections, so none of it locks other clients out or keeps memory."""
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from referly.config import Settings
 from tests.live import LiveServer, start_live_server
 
 LIMITS = {
@@ -22,10 +24,9 @@ LIMITS = {
 
 @pytest.fixture(scope="module")
 def limited_server(
-    settings: object, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    database_url = request.getfixturevalue("settings").database_url
-    server = start_live_server(database_url, tmp_path_factory.mktemp("limits"), **LIMITS)
+    server = start_live_server(settings.database_url, tmp_path_factory.mktemp("limits"), **LIMITS)
     yield server
     server.stop()
 
@@ -81,10 +82,8 @@ def test_header_floods_leave_memory_where_it_was(limited_server: LiveServer) -> 
         connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
     for _round in range(200):  # up to 200 KB per connection, 4 MB in all
         for connection in connections:
-            try:
+            with contextlib.suppress(ConnectionError, OSError):
                 connection.sendall(line)
-            except (ConnectionError, OSError):
-                pass
     for connection in connections:
         assert answer_to(connection).startswith(b"HTTP/1.1 431 ")
         connection.close()
