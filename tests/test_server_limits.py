@@ -45,8 +45,8 @@ def answer_to(connection: socket.socket, seconds: float = 5) -> bytes:
             chunk = connection.recv(65536)
         except TimeoutError:
             break
-        except ConnectionError:
-            break
+        except ConnectionError:  # reset: closed while we were still sending
+            return received + b"<closed>"
         if not chunk:
             return received + b"<closed>"
         received += chunk
