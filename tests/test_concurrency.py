@@ -33,7 +33,8 @@ def assert_one_winner(responses: list[httpx.Response], field: str) -> None:
     for response in responses:
         if response.status_code == 422:
             error = response.json()
-            assert error["message"] == "Duplicate key" and error["status"] == 0
+            message = "Duplicate key" if field == "key" else "The email has already been taken."
+            assert error["message"] == message and error["status"] == 0
             assert field in error["errors"], error
 
 

@@ -187,25 +187,27 @@ async def test_duplicate_keys_and_emails_are_refused(cast: Cast) -> None:
     await cast.alice.partner("dup@example.com", key="dup")
     await create(cast.alice, "same", email="Same@Example.com", partner={"key": "dup"})
     cases = [
-        ({"key": "same"}, {"key": ["The key has already been taken."]}),
+        ({"key": "same"}, "Duplicate key", {"key": ["The key has already been taken."]}),
         (
             {"key": "other", "email": "same@example.COM"},
+            "The email has already been taken.",  # the message names the field that clashed
             {"email": ["The email has already been taken."]},
         ),
         (
             {"key": "same", "email": "same@example.com"},
+            "Duplicate key",
             {
                 "key": ["The key has already been taken."],
                 "email": ["The email has already been taken."],
             },
         ),
     ]
-    for fields, errors in cases:
+    for fields, message, errors in cases:
         response = await cast.alice.api.post(
             "/v1/customers", json={**fields, "partner": {"key": "dup"}}
         )
         assert response.status_code == 422, fields
-        assert response.json() == {"message": "Duplicate key", "errors": errors, "status": 0}
+        assert response.json() == {"message": message, "errors": errors, "status": 0}
     assert await keys_of(cast.alice) == ["same"]
     elsewhere = await cast.bob.partner("bobdup@example.com", key="dup")
     assert (await create(cast.bob, "same", email="same@example.com", partner={"key": "dup"}))[
@@ -368,10 +370,14 @@ async def test_an_update_to_a_taken_key_or_email_changes_nothing(cast: Cast) -> 
     await cast.alice.partner("taken@example.com", key="taken")
     await create(cast.alice, "first", email="first@example.com", partner={"key": "taken"})
     await create(cast.alice, "second", email="second@example.com", partner={"key": "taken"})
-    for change in ({"key": "first", "name": "X"}, {"email": "FIRST@example.com", "name": "X"}):
+    changes = [
+        ({"key": "first", "name": "X"}, "Duplicate key"),
+        ({"email": "FIRST@example.com", "name": "X"}, "The email has already been taken."),
+    ]
+    for change, message in changes:
         response = await cast.alice.api.put("/v1/customers/second", json={"update": change})
         assert response.status_code == 422, change
-        assert response.json()["message"] == "Duplicate key"
+        assert response.json()["message"] == message
     bad = await cast.alice.api.put("/v1/customers/second", json={"email": "nope", "name": "X"})
     assert bad.status_code == 422 and "email" in bad.json()["errors"]
     after = (await cast.alice.api.get("/v1/customers/second")).json()["data"]

@@ -192,3 +192,22 @@ async def test_a_click_without_a_visitor_id_is_scrubbed_too(
         row.visitor_id = None  # as recorded by an older script that sent none
     assert (await cast.alice.api.delete(f"/v1/customers/{person.customer_key}")).status_code == 200
     assert await traces_of(app, [landing, *person.needles]) == []
+
+
+async def test_erasure_finds_the_customer_under_every_key_and_email_it_had(
+    app: FastAPI, cast: Cast
+) -> None:
+    """Created with an idempotency key (the stored answer repeats the customer), renamed and
+    given a new email, then deleted: the stored answer under the old key and email goes too."""
+    await cast.alice.partner("renames@example.com", key="renames")
+    before, after = Person.made_up("before"), Person.made_up("after")
+    await create_with_idempotency_key(cast.alice, before, "renames")
+    changed = await cast.alice.api.put(
+        f"/v1/customers/{before.customer_key}",
+        json={"update": {"key": after.customer_key, "email": after.email, "name": after.name}},
+    )
+    assert changed.status_code == 200, changed.text
+    assert await traces_of(app, before.needles)  # the old answer still holds the old data
+    deleted = await cast.alice.api.delete(f"/v1/customers/{after.customer_key}")
+    assert deleted.status_code == 200
+    assert await traces_of(app, [*before.needles, after.email, after.name]) == []

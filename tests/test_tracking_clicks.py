@@ -83,9 +83,9 @@ async def test_valid_and_unknown_keys_each_wait_for_a_commit(
     calls: list[str] = []
     real_insert, real_barrier = writer.insert, writer.barrier
 
-    async def insert(target: Any, values: Any) -> Any:
+    async def insert(target: Any, values: Any, follow: Any = ()) -> Any:
         calls.append("insert")
-        return await real_insert(target, values)
+        return await real_insert(target, values, follow)
 
     async def barrier() -> None:
         calls.append("barrier")

@@ -19,6 +19,7 @@ from referly.config import Settings
 from referly.db.engine import create_engine, create_sessionmaker
 from referly.db.group_commit import GroupCommitWriter
 from referly.db.reads import fast_reader
+from referly.db.writes import HotWriter
 from referly.demo.routes import router as demo_router
 from referly.tracking.app import PublicTracking
 from referly.tracking.openapi import document_public_paths
@@ -77,9 +78,10 @@ def create_app(settings: Settings) -> Referly:
     state.reader = fast_reader(settings.database_url, engine)
     state.sessionmaker = create_sessionmaker(engine)
     state.read_sessionmaker = create_sessionmaker(engine, read_only=True)
+    state.rows = HotWriter(writer, state.sessionmaker)
     install_api(app, settings, document_public_paths)
     app.include_router(demo_router)
     app.public = state.tracking = PublicTracking(
-        settings, state.read_sessionmaker, state.reader, writer
+        settings, state.read_sessionmaker, state.reader, state.rows
     )
     return app

@@ -37,6 +37,12 @@ class OriginRefused(ReferlyError, status=403, message="This origin may not repor
     """A public report from a site the program does not allow (no CORS headers go with it)."""
 
 
+class ServerSignupsOnly(
+    ReferlyError, status=403, message="This program takes sign-ups from its server only"
+):
+    """A public sign-up for a program whose sign-ups come from the merchant's server only."""
+
+
 class NotFound(ReferlyError, status=404, message="Not found"):
     """No such resource in the token's program: another program's is not found either."""
 
@@ -65,6 +71,15 @@ class ValidationFailed(ReferlyError, status=422, message="The given data was inv
 
 class DuplicateKey(ValidationFailed, message="Duplicate key"):
     """A unique value (customer key, email, partner key, ...) that the program already has."""
+
+    @classmethod
+    def of(cls, *fields: str) -> "DuplicateKey":
+        """Naming the fields that clashed: Partnero's `Duplicate key` when a key is among
+        them, else the field's own message, as Laravel words it (`The email has already been
+        taken.`)."""
+        errors = {name: [f"The {name} has already been taken."] for name in fields}
+        message = None if "key" in fields or not fields else errors[fields[0]][0]
+        return cls(message, errors)
 
 
 class RateLimited(ReferlyError, status=429, message="Too many requests"):

@@ -42,7 +42,7 @@ async def get_ports(request: Request) -> tuple[Reader, RowWriter]:
     the work and the answer commit together."""
     keyed = idempotency.keyed_request(request)
     if keyed is None:
-        return request.app.state.reader, request.app.state.writer
+        return request.app.state.reader, request.app.state.rows
     return SessionReader(keyed.session), SessionWriter(keyed.session)
 
 

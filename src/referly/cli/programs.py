@@ -18,6 +18,7 @@ UPDATABLE = (
     "cookie_domain",
     "attribution",
     "allowed_origins",
+    "public_signups",
     "website",
 )
 
@@ -96,6 +97,14 @@ def update(
     website: Annotated[
         str | None, typer.Option(help="Your site, used in referral links; '' clears it.")
     ] = None,
+    public_signups: Annotated[
+        bool | None,
+        typer.Option(
+            "--public-signups/--server-signups-only",
+            help="Whether the browser script may report sign-ups, or only your server may.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a program's tracking settings; options left out keep their value."""
@@ -106,6 +115,7 @@ def update(
         attribution=attribution,
         allowed_origins=[] if any_origin else allowed_origin,
         website=website,
+        public_signups=public_signups,
     )
 
     async def work(session: AsyncSession) -> Program:

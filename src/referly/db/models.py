@@ -5,7 +5,7 @@ the lower-cased value, which works identically on SQLite and PostgreSQL."""
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from referly.db.types import UTCDateTime, utcnow
@@ -41,6 +41,9 @@ class Program(Base):
     cookie_domain: Mapped[str] = mapped_column(String(255), default="auto")
     attribution: Mapped[str] = mapped_column(String(16), default="last_click")
     allowed_origins: Mapped[list[str]]
+    # False: sign-ups come from the merchant's server only (`POST /v1/customers`); the public
+    # sign-up endpoint refuses them.
+    public_signups: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -156,6 +159,42 @@ class Customer(Base):
     flagged_partner_id: Mapped[int | None] = mapped_column(
         ForeignKey("partners.id", ondelete="SET NULL")
     )
+
+
+class CustomerAlias(Base):
+    """A key or email a customer had before it was changed: where its personal data may still
+    be found (a stored answer to an idempotent request, say), so erasure finds it too."""
+
+    __tablename__ = "customer_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(255))
+    email_ci: Mapped[str | None] = mapped_column(String(254))
+
+
+class SupersededSignup(Base):
+    """An anonymous public sign-up whose customer the merchant's own server then reported: the
+    server's report decided the credit; what the public one would have credited is kept here
+    for the program owner to review."""
+
+    __tablename__ = "superseded_signups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
+    referral_link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referral_links.id", ondelete="SET NULL")
+    )
+    click_id: Mapped[int | None] = mapped_column(ForeignKey("clicks.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(16))  # js | universal
+    signed_up_at: Mapped[datetime]  # when the public report came
+    superseded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class IdempotencyKey(Base):

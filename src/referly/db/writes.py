@@ -4,15 +4,16 @@ that holds other work too, such as an idempotency key's answer). Both insert wit
 `ON CONFLICT DO NOTHING`, so a row whose unique value exists comes back as a duplicate, never
 as an error."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 from sqlalchemy import FromClause
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
-from referly.db.group_commit import Follow, InsertResult, table_of
+from referly.db.group_commit import Follow, GroupCommitWriter, InsertResult, table_of
 
 
 class RowWriter(Protocol):
@@ -29,6 +30,38 @@ class RowWriter(Protocol):
     async def barrier(self) -> None:
         """Wait as long as an insert would, writing nothing."""
         ...
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session for a rare write that is not an insert (an update), committed when the
+        block ends."""
+        ...
+
+
+class HotWriter:
+    """The `RowWriter` of the hot paths: inserts through the group-commit writer, the rare
+    other write in a transaction of its own."""
+
+    def __init__(
+        self, writer: GroupCommitWriter, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        self.writer = writer
+        self.sessionmaker = sessionmaker
+
+    async def insert(
+        self,
+        target: FromClause | type[DeclarativeBase],
+        values: Mapping[str, Any],
+        follow: Sequence[Follow] = (),
+    ) -> InsertResult:
+        return await self.writer.insert(target, values, follow)
+
+    async def barrier(self) -> None:
+        await self.writer.barrier()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session, session.begin():
+            yield session
 
 
 class SessionWriter:
@@ -63,6 +96,10 @@ class SessionWriter:
 
     async def barrier(self) -> None:
         return None  # the caller's commit comes later, for every outcome alike
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        yield self.session  # committed with the rest of the caller's transaction
 
     def _dialect(self) -> str:
         return self.session.get_bind().dialect.name

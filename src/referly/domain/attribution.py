@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from referly.domain.keys import normalize_email
 from referly.errors import InvalidPartnerKey, ValidationFailed
 
+API_SOURCE = "api"  # the merchant's server, authenticated by its token
+PUBLIC_SOURCES = ("js", "universal")  # the browser script, anonymous
 LAST_CLICK = "last_click"
 FIRST_CLICK = "first_click"
 ATTRIBUTION_RULES = (LAST_CLICK, FIRST_CLICK)
@@ -123,6 +125,14 @@ def credit(
     if is_self_referral(link.partner_email_ci, customer_key, customer_email):
         return Credit(click_id=click_id, flag=SELF_REFERRAL, flagged_partner_id=link.partner_id)
     return Credit(link.partner_id, link.partner_key, link.link_id, click_id)
+
+
+def supersedes(new_source: str, existing_source: str | None) -> bool:
+    """An authenticated report of a customer (the merchant's server, `api`) outranks an
+    anonymous public one (the browser script) that came first: anyone can send the public
+    report with any key, so only the server's decides who is credited. Between two reports of
+    the same rank, the first stands."""
+    return new_source == API_SOURCE and existing_source in PUBLIC_SOURCES
 
 
 def credit_after_change(

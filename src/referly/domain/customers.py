@@ -9,19 +9,22 @@ from sqlalchemy import Integer, Select, String, bindparam, case, func, or_, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referly.db.models import Customer, Partner, Program
+from referly.db.models import Customer, CustomerAlias, Partner, Program, SupersededSignup
 from referly.db.reads import Reader
 from referly.db.types import utcnow
 from referly.db.writes import RowWriter
 from referly.domain import privacy
 from referly.domain.attribution import (
+    API_SOURCE,
     NOBODY,
+    PUBLIC_SOURCES,
     Credit,
     credit,
     credit_after_change,
     link_of_referral_url,
     named_link,
     require_partner,
+    supersedes,
     window_start,
 )
 from referly.domain.clicks import visitor_clicks
@@ -31,7 +34,7 @@ from referly.domain.partners import PartnerRef
 from referly.domain.referral_links import link_named_by, link_of_key
 from referly.errors import DuplicateKey, NotFound, ValidationFailed
 
-SOURCES = ("api", "js", "universal")
+SOURCES = (API_SOURCE, *PUBLIC_SOURCES)
 ACTIVE = "active"
 STATUSES = (ACTIVE, "suspended")
 
@@ -117,8 +120,13 @@ class CustomerView:
     partner_key: str | None
 
 
-# Which of a customer's unique values the program holds already, as 1/0 per field.
-TAKEN = select(
+NONE = (0, None, None, 0, 0)  # what CLASH finds when nothing clashes
+# The customers that hold a new customer's key or email already: how many, the id and source of
+# one, and whether the key and the email are taken (1/0).
+CLASH = select(
+    func.count(),
+    func.max(Customer.id),
+    func.max(Customer.source),
     func.max(case((Customer.key == bindparam("key", type_=String), 1), else_=0)),
     func.max(case((Customer.email_ci == bindparam("email_ci", type_=String), 1), else_=0)),
 ).where(
@@ -185,21 +193,71 @@ async def create_customer(
     group-commit writer, or the caller's session). Errors: `Invalid partner key` (400) when
     the partner named is not the program's, 422 for a missing partner or a referral URL that
     is not the partner's, `Duplicate key` (422, naming the field) when the key or email is
-    taken."""
+    taken. The merchant's server outranks an anonymous public sign-up of the same customer
+    (`attribution.supersedes`): its report then decides the credit of the existing customer,
+    and the public one is kept for review (`SupersededSignup`)."""
     now = now or utcnow()
     credited = await credit_new_customer(reads, program, new, now)
     row = customer_row(program.id, new, credited, now)
     inserted = await rows.insert(Customer, row)
-    if inserted.id is None:
-        raise await _duplicate(reads, program.id, new)
-    return CustomerView(StoredCustomer(id=inserted.id, **row), credited.partner_key)
-
-
-async def _duplicate(reads: Reader, program_id: int, new: NewCustomer) -> DuplicateKey:
+    if inserted.id is not None:
+        return CustomerView(StoredCustomer(id=inserted.id, **row), credited.partner_key)
     email_ci = normalize_email(new.email) if new.email else None
-    found = await reads.one(TAKEN, {"program_id": program_id, "key": new.key, "email_ci": email_ci})
-    names = [name for name, hit in zip(("key", "email"), found or (0, 0), strict=True) if hit]
-    return DuplicateKey(errors={name: [f"The {name} has already been taken."] for name in names})
+    params = {"program_id": program.id, "key": new.key, "email_ci": email_ci}
+    count, clash_id, clash_source, key_taken, email_taken = await reads.one(CLASH, params) or NONE
+    if count == 1 and clash_id is not None and supersedes(new.source, clash_source):
+        async with rows.transaction() as session:
+            customer = await _supersede(session, clash_id, row, now)
+        if customer is not None:
+            return CustomerView(customer, credited.partner_key)
+    raise _duplicate(key_taken=bool(key_taken), email_taken=bool(email_taken))
+
+
+async def _supersede(
+    session: AsyncSession, customer_id: int, row: dict[str, Any], now: datetime
+) -> Customer | None:
+    """Give the public sign-up's customer the server's report: its fields and its credit,
+    keeping what the public report would have credited for review, and the key or email it
+    no longer has (for erasure). None when it is no longer a public sign-up's (the server
+    reported it meanwhile)."""
+    customer = await session.get(Customer, customer_id, with_for_update=True)
+    if customer is None or not supersedes(row["source"], customer.source):
+        return None
+    session.add(
+        SupersededSignup(
+            program_id=customer.program_id,
+            customer_id=customer.id,
+            partner_id=customer.partner_id or customer.flagged_partner_id,
+            referral_link_id=customer.referral_link_id,
+            click_id=customer.click_id,
+            source=customer.source,
+            signed_up_at=customer.created_at,
+            superseded_at=now,
+        )
+    )
+    await _remember_alias(session, customer, row["key"], row["email_ci"])
+    for name, value in row.items():
+        if name not in ("program_id", "created_at"):
+            setattr(customer, name, value)
+    await _flush_unique(session)
+    return customer
+
+
+async def _remember_alias(
+    session: AsyncSession, customer: Customer, key: str | None, email_ci: str | None
+) -> None:
+    """Keep the key and email a customer is about to lose, when they change."""
+    if (key is None or key == customer.key) and (email_ci is None or email_ci == customer.email_ci):
+        return
+    session.add(
+        CustomerAlias(customer_id=customer.id, key=customer.key, email_ci=customer.email_ci)
+    )
+
+
+def _duplicate(*, key_taken: bool, email_taken: bool) -> DuplicateKey:
+    return DuplicateKey.of(
+        *(name for name, taken in (("key", key_taken), ("email", email_taken)) if taken)
+    )
 
 
 async def update_customer(
@@ -208,6 +266,8 @@ async def update_customer(
     """Change the customer with this key; `NotFound` when the program has none."""
     customer = await get_customer(session, program, key)
     await _ensure_unique(session, program, changes.key, changes.email, exclude_id=customer.id)
+    email_ci = normalize_email(changes.email) if changes.email is not None else None
+    await _remember_alias(session, customer, changes.key, email_ci)
     if changes.key is not None:
         customer.key = changes.key
     if changes.email is not None:
@@ -321,16 +381,14 @@ async def _ensure_unique(
     exclude_id: int | None = None,
 ) -> None:
     """Friendly per-field errors for the common case; the constraints still decide races."""
-    errors: dict[str, list[str]] = {}
     others = select(Customer.id).where(Customer.program_id == program.id)
     if exclude_id is not None:
         others = others.where(Customer.id != exclude_id)
-    if key is not None and await session.scalar(others.where(Customer.key == key)) is not None:
-        errors["key"] = ["The key has already been taken."]
-    if email and await session.scalar(others.where(Customer.email_ci == normalize_email(email))):
-        errors["email"] = ["The email has already been taken."]
-    if errors:
-        raise DuplicateKey(errors=errors)
+    key_taken = key is not None and await session.scalar(others.where(Customer.key == key))
+    email_ci = normalize_email(email) if email else None
+    email_taken = email_ci and await session.scalar(others.where(Customer.email_ci == email_ci))
+    if key_taken or email_taken:
+        raise _duplicate(key_taken=bool(key_taken), email_taken=bool(email_taken))
 
 
 async def _flush_unique(session: AsyncSession) -> None:
@@ -338,4 +396,4 @@ async def _flush_unique(session: AsyncSession) -> None:
         await session.flush()
     except IntegrityError as error:  # lost a race with a concurrent identical request
         field = "email" if "email_ci" in str(error.orig) else "key"
-        raise DuplicateKey(errors={field: [f"The {field} has already been taken."]}) from error
+        raise DuplicateKey.of(field) from error

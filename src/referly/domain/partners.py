@@ -205,18 +205,18 @@ async def _ensure_unique(
     exclude_id: int | None = None,
 ) -> None:
     """Friendly per-field errors for the common case; the constraints still decide races."""
-    errors: dict[str, list[str]] = {}
+    taken: list[str] = []
     others = _by_program(program)
     if exclude_id is not None:
         others = others.where(Partner.id != exclude_id)
     if email and await session.scalar(others.where(Partner.email_ci == normalize_email(email))):
-        errors["email"] = ["The email has already been taken."]
+        taken.append("email")
     if key and await _key_taken(session, program, key, exclude_id):
-        errors["key"] = ["The key has already been taken."]
+        taken.append("key")
     if public_id and await session.scalar(others.where(Partner.public_id == public_id)):
-        errors["id"] = ["The id has already been taken."]
-    if errors:
-        raise DuplicateKey(errors=errors)
+        taken.append("id")
+    if taken:
+        raise DuplicateKey.of(*taken)
 
 
 async def _key_taken(
@@ -246,5 +246,4 @@ async def _flush_unique(session: AsyncSession, field: str | None = None) -> None
     try:
         await session.flush()
     except IntegrityError as error:
-        errors = {field: ["The value has already been taken."]} if field else None
-        raise DuplicateKey(errors=errors) from error
+        raise (DuplicateKey.of(field) if field else DuplicateKey()) from error

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referly.db.models import Click, Customer, IdempotencyKey
+from referly.db.models import Click, Customer, CustomerAlias, IdempotencyKey
 
 # What a click knows about the visitor behind it. The click itself stays (without them) so the
 # partner's click counts do not change.
@@ -37,27 +37,43 @@ async def scrub_clicks(session: AsyncSession, customer: Customer) -> None:
     await session.execute(update(Click).where(same_person).values(**VISITOR_TRACES))
 
 
-async def purge_stored_answers(session: AsyncSession, customer: Customer) -> None:
-    """Stored answers of the program's idempotent requests that show this customer (a create
-    answers with the whole customer object). A retry of such a request after the delete runs
-    afresh instead of replaying the erased data."""
-    found = await session.execute(
-        select(IdempotencyKey.id, IdempotencyKey.response_body).where(
-            IdempotencyKey.program_id == customer.program_id, _may_mention(customer)
+# Who a customer is or was: a key, and an email when it had one.
+Identity = tuple[str, str | None]
+
+
+async def identities_of(session: AsyncSession, customer: Customer) -> list[Identity]:
+    """The customer's key and email, and every pair it had before (`CustomerAlias`)."""
+    aliases = await session.execute(
+        select(CustomerAlias.key, CustomerAlias.email_ci).where(
+            CustomerAlias.customer_id == customer.id
         )
     )
-    ids = [row_id for row_id, body in found if body is not None and mentions(body, customer)]
+    return [(customer.key, customer.email_ci), *((key, email) for key, email in aliases)]
+
+
+async def purge_stored_answers(session: AsyncSession, customer: Customer) -> None:
+    """Stored answers of the program's idempotent requests that show this customer, under any
+    key or email it had (a create answers with the whole customer object). A retry of such a
+    request after the delete runs afresh instead of replaying the erased data."""
+    identities = await identities_of(session, customer)
+    found = await session.execute(
+        select(IdempotencyKey.id, IdempotencyKey.response_body).where(
+            IdempotencyKey.program_id == customer.program_id, _may_mention(identities)
+        )
+    )
+    ids = [row_id for row_id, body in found if body is not None and mentions(body, identities)]
     if ids:
         await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(ids)))
 
 
-def _may_mention(customer: Customer) -> ColumnElement[bool]:
+def _may_mention(identities: list[Identity]) -> ColumnElement[bool]:
     """A cheap text match in the database; `mentions` then decides on the parsed body."""
     body = IdempotencyKey.response_body
-    conditions = [body.contains(_as_json_text(customer.key), autoescape=True)]
-    if customer.email_ci:
-        email = _as_json_text(customer.email_ci)
-        conditions.append(func.lower(body).contains(email, autoescape=True))
+    conditions = []
+    for key, email_ci in identities:
+        conditions.append(body.contains(_as_json_text(key), autoescape=True))
+        if email_ci:
+            conditions.append(func.lower(body).contains(_as_json_text(email_ci), autoescape=True))
     return or_(*conditions)
 
 
@@ -66,15 +82,15 @@ def _as_json_text(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)[1:-1]
 
 
-def mentions(body: str, customer: Customer) -> bool:
-    """Whether a stored answer holds an object with the customer's key, or the customer's
-    email anywhere. A body that is not JSON counts when its text holds either."""
+def mentions(body: str, identities: list[Identity]) -> bool:
+    """Whether a stored answer holds an object with one of the customer's keys, or one of its
+    emails anywhere. A body that is not JSON counts when its text holds either."""
     try:
         parsed = json.loads(body)
     except ValueError:
-        email = customer.email_ci
-        return customer.key in body or bool(email and email in body.lower())
-    return _holds(parsed, customer.key, customer.email_ci)
+        lowered = body.lower()
+        return any(key in body or bool(email and email in lowered) for key, email in identities)
+    return any(_holds(parsed, key, email) for key, email in identities)
 
 
 def _holds(value: Any, key: str, email_ci: str | None) -> bool:

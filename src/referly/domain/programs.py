@@ -77,6 +77,7 @@ class ProgramChanges:
     attribution: str | None = None
     allowed_origins: list[str] | None = None
     website: str | None = None
+    public_signups: bool | None = None
 
 
 async def update_program(
@@ -106,6 +107,8 @@ def _checked(changes: ProgramChanges) -> dict[str, object]:
         checked["allowed_origins"] = _origins(changes.allowed_origins)
     if changes.website is not None:
         checked["website"] = _website(changes.website)
+    if changes.public_signups is not None:
+        checked["public_signups"] = changes.public_signups
     return checked
 
 

@@ -12,8 +12,6 @@ from referly.domain.pagination import Page, paginate
 from referly.domain.partners import PartnerRef, find_partner
 from referly.errors import DuplicateKey, NotFound, ValidationFailed
 
-KEY_TAKEN = "The key has already been taken."
-
 
 def _named_links() -> Query:
     return select(ReferralLink.id, ReferralLink.partner_id, Partner.key, Partner.email_ci).join(
@@ -82,7 +80,7 @@ async def create_referral_link(
         ReferralLink.program_id == program.id, ReferralLink.key_ci == normalize_key(key)
     )
     if await session.scalar(taken) is not None:
-        raise DuplicateKey(errors={"key": [KEY_TAKEN]})
+        raise DuplicateKey.of("key")
     link = ReferralLink(
         program_id=program.id, partner_id=partner.id, key=key, key_ci=normalize_key(key)
     )
@@ -90,7 +88,7 @@ async def create_referral_link(
     try:
         await session.flush()
     except IntegrityError as error:  # lost a race with a concurrent identical request
-        raise DuplicateKey(errors={"key": [KEY_TAKEN]}) from error
+        raise DuplicateKey.of("key") from error
     return link
 
 

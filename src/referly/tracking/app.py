@@ -34,6 +34,7 @@ from referly.errors import (
     OriginRefused,
     RateLimited,
     ReferlyError,
+    ServerSignupsOnly,
     ServiceUnavailable,
 )
 from referly.static.build import load_script
@@ -160,6 +161,8 @@ class PublicTracking:
         """A customer credited to the partner the referral key names; nothing without a key
         (nobody to credit). An unknown key, or a key or email the program has, is answered
         like any other sign-up and changes nothing."""
+        if not program.public_signups:
+            raise ServerSignupsOnly()
         if report.partner_key is None:
             return
         new = NewCustomer(

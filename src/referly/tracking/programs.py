@@ -30,11 +30,12 @@ class PublicProgram:
     cookie_lifetime_days: int
     url_params: tuple[str, ...]
     allowed_origins: tuple[str, ...]
+    public_signups: bool
     settings_body: bytes  # what GET /t/{id}/settings answers
 
     @classmethod
     def of(cls, program: Program) -> "PublicProgram":
-        kept = ("id", "public_id", "type", "attribution", "cookie_lifetime_days")
+        kept = ("id", "public_id", "type", "attribution", "cookie_lifetime_days", "public_signups")
         return cls(
             **{name: getattr(program, name) for name in kept},
             url_params=tuple(program.url_params),

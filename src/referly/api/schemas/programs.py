@@ -18,6 +18,8 @@ class ProgramOut(BaseModel):
     cookie_domain: str
     attribution: str
     allowed_origins: list[str]
+    # Referly's addition: whether the browser script may report sign-ups.
+    public_signups: bool
     created_at: Timestamp
 
 
