@@ -122,7 +122,9 @@ async def test_requests_without_a_token_are_counted_per_client_ip(settings: Sett
             assert (await other.get("/v1/test")).status_code == 401
 
 
-async def test_failed_logins_block_an_ip_but_not_its_working_tokens(settings: Settings) -> None:
+async def test_failed_logins_slow_an_ip_but_never_lock_out_a_valid_token(
+    settings: Settings,
+) -> None:
     async with own_app(settings, api_auth_failures_per_minute=3) as (application, client):
         stop_time(application)
         working = await make_program(application, client, "Alice's program")
@@ -132,9 +134,27 @@ async def test_failed_logins_block_an_ip_but_not_its_working_tokens(settings: Se
         assert statuses == [401, 401, 401, 429, 429]
         assert (await working.api.get("/v1/test")).status_code == 200
         newcomer = await make_program(application, client, "Bob's program")
-        assert (await newcomer.api.get("/v1/test")).status_code == 429
+        assert (await newcomer.api.get("/v1/test")).status_code == 200  # valid, never used before
         buckets = application.state.rate_limits.requests.buckets
-        assert len(buckets) == 1  # made-up tokens left nothing behind
+        assert len(buckets) == 2  # made-up tokens left nothing behind
+
+
+async def test_a_slow_steady_guesser_cannot_keep_an_integration_out(
+    app: FastAPI, settings: Settings
+) -> None:
+    """A burst of 65 bad tokens, then one a second for as long as it likes: the integration's
+    token, first used in the middle of it, goes through every time."""
+    async with own_app(settings, api_auth_failures_per_minute=60) as (application, client):
+        clock = stop_time(application)
+        integration = await make_program(application, client, "Carol's program")
+        for n in range(65):
+            await client.get("/v1/test", headers=bearer(f"rfl_{n:08x}_burst"))
+        for second in range(180):
+            clock.now += 1
+            bad = await client.get("/v1/test", headers=bearer(f"rfl_{second:08x}_guess"))
+            assert bad.status_code in (401, 429)
+            if second % 30 == 29:
+                assert (await integration.api.get("/v1/test")).status_code == 200
 
 
 async def test_forwarded_for_counts_only_behind_a_trusted_proxy(settings: Settings) -> None:

@@ -17,6 +17,7 @@ from referly.domain.fields import MAX_CUSTOMER_KEY, has_unplain_text, unplain_te
 from referly.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE
 from referly.errors import Unauthorized, ValidationFailed
 from referly.web import idempotency
+from referly.web.client_ip import client_ip
 
 bearer = HTTPBearer(auto_error=False, description="The program's API token")
 READS = ("GET", "HEAD")
@@ -65,9 +66,14 @@ async def get_program(
     """The token's program, read through the fast reader (no session is opened for it). Also
     where every authenticated request's path and query are screened and a POST's idempotency
     key is reserved or replayed."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized()
-    program = await tokens.authenticate(request.app.state.reader, credentials.credentials)
+    state = request.app.state
+    try:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthorized()
+        program = await tokens.authenticate(state.reader, credentials.credentials)
+    except Unauthorized:
+        state.rate_limits.refuse_guessing(client_ip(request.scope, state.settings))
+        raise
     refuse_unplain_text(request)
     keyed = idempotency.keyed_request(request)
     if keyed is not None:

@@ -6,11 +6,10 @@ Every `/v1` answer carries `X-RateLimit-Limit` (the bucket's size), `X-RateLimit
 full again). An empty bucket answers 429 in the error shape with `Retry-After` (seconds).
 
 Requests without a token share a bucket per client IP (see `referly.web.client_ip`). A
-request refused with 401 also spends from a per-IP allowance of failed logins; once that is
-spent, the IP gets 429 for any token not already in use, so tokens cannot be guessed at speed
-by sending a new one each time, while a working integration on the same host (one whose token
-has a bucket) carries on. The bucket of a refused token is dropped at once, so made-up
-tokens cost no memory.
+request whose token is refused also spends from a per-IP allowance of failed logins; once that
+is spent, the IP's refused tokens get 429 instead of 401 (`ApiRateLimits.refuse_guessing`).
+A valid token is never refused for it. The bucket of a refused token is dropped at once, so
+made-up tokens cost no memory.
 
 The buckets live in the server process: with several processes, each counts on its own, so
 the effective limit is the configured one times the number of processes."""
@@ -140,6 +139,15 @@ class ApiRateLimits:
     requests: RateLimiter
     auth_failures: RateLimiter
 
+    def refuse_guessing(self, ip: str) -> None:
+        """Count a refused token against its client IP; once the IP's allowance of failures is
+        spent, its refusals are 429 (a token guessed at speed learns nothing more). A token that
+        is valid is never counted, so no number of bad guesses from an IP (or from behind a
+        shared proxy) locks a working integration out."""
+        decision = self.auth_failures.take("ip:" + ip)
+        if not decision.allowed:
+            raise RateLimited(decision.retry_after, limit_headers=decision.headers())
+
     @classmethod
     def from_settings(cls, settings: Settings) -> "ApiRateLimits":
         return cls(
@@ -194,12 +202,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         ip = self._client_ip(scope)
-        failures = "ip:" + ip
         caller = caller_name(scope, ip)
-        guessing = self.limits.auth_failures.peek(failures)
-        if not guessing.allowed and not self._is_working_token(caller):
-            await _refuse(guessing, scope, receive, send)
-            return
         decision = self.limits.requests.take(caller)
         if not decision.allowed:
             await _refuse(decision, scope, receive, send)
@@ -214,14 +217,8 @@ class RateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-        if status == 401:
-            self.limits.auth_failures.take(failures)
-            if caller.startswith("token:"):
-                self.limits.requests.forget(caller)  # made-up tokens leave nothing behind
-
-    def _is_working_token(self, caller: str) -> bool:
-        """A token with a bucket has been used and not refused since."""
-        return caller.startswith("token:") and self.limits.requests.knows(caller)
+        if status in (401, 429) and caller.startswith("token:"):
+            self.limits.requests.forget(caller)  # made-up tokens leave nothing behind
 
 
 async def _refuse(decision: Decision, scope: Scope, receive: Receive, send: Send) -> None:
