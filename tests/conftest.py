@@ -82,10 +82,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 def settings(
     backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
+    # httpx's in-process client calls the server `testserver`: links name it.
+    hosts = ["testserver", "localhost", "127.0.0.1"]
     if backend == "postgresql":
-        return Settings(database_url=request.getfixturevalue("postgres_url"))
+        return Settings(database_url=request.getfixturevalue("postgres_url"), allowed_hosts=hosts)
     sqlite_file = tmp_path_factory.mktemp("db") / "referly-test.db"
-    return Settings(database_url=f"sqlite:///{sqlite_file}")
+    return Settings(database_url=f"sqlite:///{sqlite_file}", allowed_hosts=hosts)
 
 
 @pytest.fixture(scope="session")

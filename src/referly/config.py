@@ -18,9 +18,15 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     # Largest request body the REST API reads, in bytes.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    # Public origin of this server, used in links when requests arrive through a proxy that
-    # hides it. Empty means: take it from the request.
+    # The origin of this server as clients reach it (`https://referly.example.com`), written
+    # into every absolute URL it answers with. Empty: the request's own origin, but only when
+    # its host is one of `allowed_hosts`; else URLs are relative (`referly.web.public_url`).
     public_url: str = ""
+    # Hosts (names or addresses, no port) whose `Host` header may make absolute URLs when
+    # `public_url` is empty; a JSON list or comma-separated.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1", "[::1]"]
+    )
     log_level: str = "info"
     # What one client connection may take (see `referly.server.ConnectionLimits`): the size of
     # a request's head, how long its head and its body may take to arrive, and how many
@@ -42,15 +48,20 @@ class Settings(BaseSettings):
     # comma-separated (`10.0.0.0/8,127.0.0.1`). Empty: the peer address is the client.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "allowed_hosts", mode="before")
     @classmethod
-    def _parse_trusted_proxies(cls, value: Any) -> Any:
+    def _parse_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _lower_hosts(cls, value: list[str]) -> list[str]:
+        return [host.strip().lower() for host in value]
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -7,15 +7,17 @@ from fastapi import Request
 
 from referly.api.schemas.common import ListEnvelope, PageLinks, PageMeta
 from referly.domain.pagination import Page
+from referly.web.public_url import absolute, public_origin
 
 T = TypeVar("T")
 
 
 def list_envelope(request: Request, page: Page[Any], items: Sequence[T]) -> ListEnvelope[T]:
-    path = str(request.url.remove_query_params(["page"]).replace(query=""))
+    origin = public_origin(request, request.app.state.settings)
+    path = absolute(origin, str(request.url.replace(query="")))
 
     def page_url(number: int) -> str:
-        return str(request.url.include_query_params(page=number))
+        return absolute(origin, str(request.url.include_query_params(page=number)))
 
     first_index = (page.page - 1) * page.limit + 1
     return ListEnvelope[T](

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from referly.db.models import Program
 from referly.domain.cookies import COOKIE_NAME
 from referly.domain.programs import get_program
+from referly.web.public_url import public_origin
 
 router = APIRouter(include_in_schema=False)
 PAGE = Template(resources.files("referly.demo").joinpath("page.html").read_text("utf-8"))
@@ -21,8 +22,7 @@ PAGE = Template(resources.files("referly.demo").joinpath("page.html").read_text(
 async def demo_page(public_id: str, request: Request) -> HTMLResponse:
     async with request.app.state.sessionmaker() as session:
         program = await get_program(session, public_id)
-    base = request.app.state.settings.public_url or str(request.base_url)
-    return HTMLResponse(render(program, base.rstrip("/")))
+    return HTMLResponse(render(program, public_origin(request, request.app.state.settings)))
 
 
 def render(program: Program, base_url: str) -> str:
