@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from referly import __version__
 from referly.api.app import install_api
+from referly.api.docs import install_docs
 from referly.config import Settings
 from referly.db.engine import create_engine, create_sessionmaker
 from referly.db.group_commit import GroupCommitWriter
@@ -24,6 +25,7 @@ from referly.demo.routes import router as demo_router
 from referly.tracking.app import PublicTracking
 from referly.tracking.openapi import document_public_paths
 from referly.web.access_log import AccessLog
+from referly.web.security import SecurityHeaders
 
 GC_YOUNG_THRESHOLD = 20_000  # Python's default is 700
 
@@ -72,6 +74,8 @@ def create_app(settings: Settings) -> Referly:
         version=__version__,
         description="Partner-program tracking with a Partnero-compatible REST API.",
         lifespan=lifespan,
+        docs_url=None,  # served by `install_docs`, without a CDN
+        redoc_url=None,
     )
     state = app.state
     state.settings, state.engine, state.writer = settings, engine, writer
@@ -80,7 +84,9 @@ def create_app(settings: Settings) -> Referly:
     state.read_sessionmaker = create_sessionmaker(engine, read_only=True)
     state.rows = HotWriter(writer, state.sessionmaker)
     install_api(app, settings, document_public_paths)
+    install_docs(app)
     app.include_router(demo_router)
+    app.add_middleware(SecurityHeaders)
     app.public = state.tracking = PublicTracking(
         settings, state.read_sessionmaker, state.reader, state.rows
     )

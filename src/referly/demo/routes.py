@@ -3,6 +3,7 @@ server, so the whole path can be tried by hand in a browser."""
 
 import html
 import json
+import secrets
 from importlib import resources
 from string import Template
 
@@ -22,11 +23,20 @@ PAGE = Template(resources.files("referly.demo").joinpath("page.html").read_text(
 async def demo_page(public_id: str, request: Request) -> HTMLResponse:
     async with request.app.state.sessionmaker() as session:
         program = await get_program(session, public_id)
-    return HTMLResponse(render(program, public_origin(request, request.app.state.settings)))
+    origin = public_origin(request, request.app.state.settings)
+    nonce = secrets.token_urlsafe(16)
+    policy = (
+        f"default-src 'self'; script-src 'self' {origin} 'nonce-{nonce}'; "
+        f"style-src 'self' 'nonce-{nonce}'; connect-src 'self' {origin}; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'; form-action 'self'"
+    )
+    page = render(program, origin, nonce)
+    return HTMLResponse(page, headers={"Content-Security-Policy": policy})
 
 
-def render(program: Program, base_url: str) -> str:
+def render(program: Program, base_url: str, nonce: str) -> str:
     return PAGE.substitute(
+        nonce=nonce,
         program_name=html.escape(program.name),
         public_id=json.dumps(program.public_id),
         public_id_text=program.public_id,
