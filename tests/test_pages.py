@@ -1,4 +1,4 @@
-"""Every HTML page Referly serves (`/docs`, `/redoc`, `/demo/{id}`) carries security headers
+"""Every HTML page Referly serves (`/docs`, `/demo/{id}`) carries security headers
 and loads its scripts and styles from Referly itself, from a pinned package: nothing from a
 CDN, so a server without internet access shows them complete."""
 
@@ -9,7 +9,7 @@ import pytest
 
 from tests.builders import Cast
 
-PAGES = ("/docs", "/redoc")
+PAGES = ("/docs",)
 
 
 def assets_of(page: str) -> list[str]:
@@ -58,3 +58,7 @@ async def test_json_answers_are_not_sniffed_either(client: httpx.AsyncClient) ->
     answer = await client.get("/v1/test")
     assert answer.status_code == 401
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_there_is_no_redoc_page_that_would_call_a_cdn(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/redoc")).status_code == 404

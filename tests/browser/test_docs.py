@@ -1,5 +1,5 @@
-"""`/docs` and `/redoc` render completely in Chromium from what Referly serves: every request
-the page makes goes to the Referly server, and the operations are there to read."""
+"""`/docs` renders completely in Chromium from what Referly serves: every request the page
+makes goes to the Referly server, and the operations are there to read."""
 
 from pathlib import Path
 
@@ -25,14 +25,3 @@ async def test_swagger_ui_renders_every_operation_offline(
     elsewhere = [r.url for r in visitor.recorder.requests if not r.url.startswith(live_server.url)]
     assert elsewhere == []
     assert errors == []
-
-
-async def test_redoc_renders_offline(live_server: LiveServer, visitor: Visitor) -> None:
-    await visitor.page.goto(f"{live_server.url}/redoc")
-    # ReDoc's menu lists every operation once it has read the document.
-    await visitor.page.locator("text=Create a customer").first.wait_for(
-        state="attached", timeout=20_000
-    )
-    await visitor.page.locator("h2").nth(10).wait_for(state="attached", timeout=20_000)
-    elsewhere = [r.url for r in visitor.recorder.requests if not r.url.startswith(live_server.url)]
-    assert elsewhere == []

@@ -1,6 +1,7 @@
-"""`/docs` (Swagger UI) and `/redoc` (ReDoc), served entirely by Referly: their scripts and
-styles come from a pinned package dependency (`fastapi-offline`'s bundled copies), so a server
-without internet access shows them complete, and the pages load nothing from elsewhere."""
+"""`/docs` (Swagger UI), served entirely by Referly: its scripts and styles come from a pinned
+package dependency (`fastapi-offline`'s bundled copy), so a server without internet access
+shows it complete, and the page loads nothing from elsewhere. (No ReDoc page: ReDoc fetches
+its logo from its vendor's CDN.)"""
 
 import html
 from importlib import resources
@@ -13,12 +14,10 @@ from fastapi.staticfiles import StaticFiles
 ASSETS = "/docs/assets"
 VENDORED = Path(str(resources.files("fastapi_offline") / "static"))
 OWN = Path(str(resources.files("referly.api") / "docs_assets"))
-# Swagger UI and ReDoc set styles inline and ReDoc runs a worker from a blob: so those are
-# allowed; scripts come from this server only.
+# Swagger UI sets styles inline, so those are allowed; scripts come from this server only.
 DOCS_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; "
-    "object-src 'none'"
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 
 
@@ -34,7 +33,7 @@ def _page(title: str, head: str, body: str) -> HTMLResponse:
 
 
 def install_docs(app: FastAPI) -> None:
-    """Mount the assets and add both pages (the app is made with `docs_url=None`)."""
+    """Mount the assets and add the page (the app is made with `docs_url=None`)."""
     openapi = html.escape(app.openapi_url or "/openapi.json")
     app.mount(f"{ASSETS}/vendor", StaticFiles(directory=VENDORED), name="docs-vendor")
     app.mount(f"{ASSETS}/own", StaticFiles(directory=OWN), name="docs-own")
@@ -48,11 +47,3 @@ def install_docs(app: FastAPI) -> None:
             f"<script src='{ASSETS}/own/init.js'></script>"
         )
         return _page(f"{app.title} — API", head, body)
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        body = (
-            f"<redoc spec-url='{openapi}'></redoc>"
-            f"<script src='{ASSETS}/vendor/redoc.standalone.js'></script>"
-        )
-        return _page(f"{app.title} — API reference", "", body)
