@@ -214,3 +214,17 @@ async def test_v1_test_names_the_tokens_program(cast: Cast) -> None:
     response = await cast.alice.api.get("/v1/test")
     assert response.status_code == 200
     assert response.json()["data"]["id"] == cast.alice.public_id
+
+
+async def test_a_name_search_folds_every_letters_case_on_both_databases(cast: Cast) -> None:
+    created = await cast.alice.partner("elodie@example.com", name="Élodie")
+    for query in ("élodie", "ÉLODIE", "Élodie"):
+        found = await cast.alice.api.get("/v1/partners:search", params={"name": query})
+        assert [p["id"] for p in found.json()["data"]] == [created["id"]], query
+
+
+async def test_one_email_in_two_unicode_forms_is_one_email(cast: Cast) -> None:
+    composed, decomposed = "ren\u00e9@example.com", "rene\u0301@example.com"
+    await cast.alice.partner(composed)
+    again = await cast.alice.api.post("/v1/partners", json={"email": decomposed})
+    assert again.status_code == 422 and "email" in again.json()["errors"]

@@ -53,6 +53,13 @@ def configure_sqlite(connection: sqlite3.Connection, *pragmas: str) -> None:
     for pragma in pragmas or sqlite_pragmas():
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+    # SQLite's own lower() folds ASCII letters only ("Élodie" stays "Élodie"); PostgreSQL's
+    # folds every letter. The same fold on both, so a search finds the same rows.
+    connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: str | bytes | int | float | None) -> str | bytes | int | float | None:
+    return value.lower() if isinstance(value, str) else value
 
 
 def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:

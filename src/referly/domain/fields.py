@@ -8,6 +8,7 @@ can store them; a JSON body can smuggle one in as `\\ud800`). Surrounding whites
 stripped by the models that use these types."""
 
 import re
+import unicodedata
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -113,6 +114,8 @@ def is_valid_email(email: str) -> bool:
 
 
 def check_email(value: str) -> str:
+    """A valid email, in one Unicode form (NFC), so equal addresses are stored alike."""
+    value = unicodedata.normalize("NFC", value)
     if not is_valid_email(value):
         raise ValueError(EMAIL_PROBLEM)
     return value

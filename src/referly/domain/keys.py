@@ -4,6 +4,7 @@ landing or referral URL. No I/O here."""
 import re
 import secrets
 import string
+import unicodedata
 from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlsplit
 
@@ -23,7 +24,9 @@ def normalize_key(key: str) -> str:
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """How emails compare: one Unicode form (NFC: `é` typed as one letter or as `e` and an
+    accent is the same address) and no case."""
+    return unicodedata.normalize("NFC", email.strip()).lower()
 
 
 def new_program_public_id() -> str:
