@@ -123,3 +123,81 @@ def test_a_bad_setting_names_the_variable(database_url: str) -> None:
     )  # fmt: skip
     assert done.returncode != 0
     assert done.stderr.startswith("error: REFERLY_DATABASE_POOL_SIZE"), done.stderr
+
+
+def program_with_partner(settings: Settings) -> str:
+    public_id = referly(settings.database_url, "programs", "create", "--name", "Tables", "--json")
+    program = str(public_id.one_object()["public_id"])
+    made = referly(
+        settings.database_url, "partners", "create", "--program", program,
+        "--email", f"{uuid.uuid4().hex[:8]}@example.com", "--key", f"k{uuid.uuid4().hex[:8]}",
+        "--name", "Jane",
+    )  # fmt: skip
+    assert made.code == 0, made.stderr
+    return program
+
+
+def test_lists_are_tables_with_headers_for_people_and_json_for_scripts(
+    app: FastAPI, settings: Settings
+) -> None:
+    program = program_with_partner(settings)
+    shown = referly(settings.database_url, "partners", "list", "--program", program)
+    header, rule, row = shown.stdout.splitlines()[:3]
+    assert header.split() == ["ID", "KEY", "EMAIL", "NAME", "STATUS", "REFERRALS", "LINK"]
+    assert set(rule.strip()) == {"─"} and "Jane" in row
+    scripted = referly(settings.database_url, "partners", "list", "--program", program, "--json")
+    [partner] = scripted.one_object()["data"]
+    assert set(partner) >= {"id", "key", "email", "name", "referrals_count", "referral_link"}
+
+
+def test_values_are_checked_where_they_are_given(app: FastAPI, settings: Settings) -> None:
+    bad_site = referly(
+        settings.database_url, "programs", "create", "--name", "X", "--website", "nope"
+    )
+    assert bad_site.code == 1 and bad_site.stderr == "error: The website must be an http(s) URL.\n"
+    program = program_with_partner(settings)
+    nobody = referly(
+        settings.database_url, "customers", "list", "--program", program, "--partner", "nobody"
+    )
+    assert nobody.code == 1 and nobody.stdout == ""
+    assert nobody.stderr == f"error: No partner with key nobody in program {program}\n"
+
+
+def test_flags_carry_no_type_tags_and_every_option_is_described() -> None:
+    for command in (["customers", "list"], ["clicks", "list"], ["partners", "list"], ["serve"]):
+        shown = referly("sqlite:///:memory:", *command, "--help")
+        assert shown.code == 0 and "<bool>" not in shown.stdout
+        options = [line for line in shown.stdout.splitlines() if line.startswith("  --")]
+        assert options and all(len(line.split(None, 2)) >= 2 for line in options), shown.stdout
+
+
+async def test_stored_control_characters_never_reach_the_terminal(
+    app: FastAPI, settings: Settings
+) -> None:
+    """A record from before text was checked, holding an escape sequence: listed, it shows as
+    `\\x1b`; that shown key erases it."""
+    from sqlalchemy import select
+
+    from referly.db.models import Customer, Program
+    from referly.db.types import utcnow
+
+    program = program_with_partner(settings)
+    async with app.state.sessionmaker() as session, session.begin():
+        program_id = await session.scalar(select(Program.id).where(Program.public_id == program))
+        now = utcnow()
+        session.add(
+            Customer(
+                program_id=program_id, key="evil\x1b]0;pwned\x07", name="\x1b[2J", tags=[],
+                source="api", status="active", created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    shown = referly(settings.database_url, "customers", "list", "--program", program)
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+    assert "evil\\x1b]0;pwned\\x07" in shown.stdout
+    erased = referly(
+        settings.database_url, "customers", "delete", "--program", program, "--escaped",
+        "evil\\x1b]0;pwned\\x07",
+    )  # fmt: skip
+    assert erased.code == 0, erased.stderr
+    listed = referly(settings.database_url, "customers", "list", "--program", program, "--json")
+    assert listed.one_object()["data"] == []

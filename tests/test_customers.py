@@ -517,6 +517,8 @@ async def test_the_cli_lists_a_programs_customers_by_partner(live_server: LiveSe
             assert response.status_code == 201
     cli = partial(asyncio.to_thread, live_server.cli, "customers", "list")
     everyone = await cli("--program", program.public_id)
-    assert [c["key"] for c in everyone["data"]] == ["x1", "x2", "x3"]
+    assert [c["key"] for c in everyone["data"]] == ["x3", "x2", "x1"]  # newest first
+    oldest = await cli("--program", program.public_id, "--oldest-first")
+    assert [c["key"] for c in oldest["data"]] == ["x1", "x2", "x3"]
     of_a = await cli("--program", program.public_id, "--partner", "cli-a")
-    assert [(c["key"], c["partner"]) for c in of_a["data"]] == [("x1", "cli-a"), ("x3", "cli-a")]
+    assert [(c["key"], c["partner"]) for c in of_a["data"]] == [("x3", "cli-a"), ("x1", "cli-a")]

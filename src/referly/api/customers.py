@@ -81,7 +81,9 @@ async def list_customers(
     paging: PageDep,
     by: Annotated[CustomerFilter, Depends(customer_filter)],
 ) -> ListEnvelope[CustomerOut]:
-    page = await service.list_customers(session, program, paging.page, paging.limit, by)
+    page = await service.list_customers(
+        session, program, paging.page, paging.limit, by, newest_first=False
+    )
     return list_envelope(request, page, await _many(session, list(page.items)))
 
 

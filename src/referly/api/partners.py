@@ -36,7 +36,9 @@ async def create_partner(
 async def list_partners(
     request: Request, session: SessionDep, program: ProgramDep, paging: PageDep
 ) -> ListEnvelope[PartnerOut]:
-    page = await service.list_partners(session, program, paging.page, paging.limit)
+    page = await service.list_partners(
+        session, program, paging.page, paging.limit, newest_first=False
+    )
     return list_envelope(request, page, await _many(session, program, list(page.items)))
 
 

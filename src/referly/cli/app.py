@@ -15,6 +15,8 @@ app = typer.Typer(
     help="Self-hosted partner-program tracking, drop-in compatible with Partnero.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help, as other tools print it
+    add_completion=False,
 )
 app.add_typer(programs.app, name="programs")
 app.add_typer(tokens.app, name="tokens")

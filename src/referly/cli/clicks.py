@@ -1,19 +1,27 @@
 """`referly clicks ...`"""
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referly.api.schemas.common import iso_timestamp
-from referly.cli.output import JsonFlag, emit, run_in_session
+from referly.cli.output import (
+    JsonFlag,
+    LimitOpt,
+    OldestFirstOpt,
+    PageOpt,
+    ProgramOpt,
+    emit,
+    run_in_session,
+    table,
+    when,
+)
 from referly.domain import clicks as service
 from referly.domain import programs
 from referly.domain.clicks import ClickView
-from referly.domain.pagination import MAX_LIMIT
 
 app = typer.Typer(help="List the clicks on referral links.", no_args_is_help=True)
-ProgramOpt = Annotated[str, typer.Option("--program", help="The program's public id.")]
 
 
 def _click_json(view: ClickView) -> dict[str, Any]:
@@ -33,20 +41,30 @@ def _click_json(view: ClickView) -> dict[str, Any]:
 @app.command("list")
 def list_(
     program: ProgramOpt,
-    page: Annotated[int, typer.Option(min=1)] = 1,
-    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT)] = 50,
+    page: PageOpt = 1,
+    limit: LimitOpt = 50,
+    oldest_first: OldestFirstOpt = False,
     as_json: JsonFlag = False,
 ) -> None:
     """List a program's clicks, newest first."""
 
-    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+    async def work(session: AsyncSession) -> list[ClickView]:
         found = await programs.get_program(session, program)
-        listed = await service.list_clicks(session, found, page, limit)
-        return [_click_json(view) for view in await service.click_views(session, listed.items)]
+        listed = await service.list_clicks(session, found, page, limit, not oldest_first)
+        return await service.click_views(session, listed.items)
 
-    rows = run_in_session(work, as_json)
-    lines = [
-        f"{r['created_at']}\t{r['partner']}\t{r['referral_key'] or ''}\t{r['landing_url'] or ''}"
-        for r in rows
-    ]
-    emit({"data": rows}, as_json, "\n".join(lines))
+    views = run_in_session(work, as_json)
+    shown = table(
+        ["WHEN (UTC)", "PARTNER", "LINK", "LANDING URL", "REFERRER"],
+        [
+            [
+                when(v.click.created_at),
+                v.partner_key,
+                v.referral_key,
+                v.click.landing_url,
+                v.click.referrer,
+            ]
+            for v in views
+        ],
+    )
+    emit({"data": [_click_json(v) for v in views]}, as_json, shown)

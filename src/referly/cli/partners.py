@@ -6,13 +6,21 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referly.api.schemas.partners import PartnerCreateIn, PartnerOut, partner_out
-from referly.cli.output import JsonFlag, emit, parse, run_in_session
+from referly.cli.output import (
+    JsonFlag,
+    LimitOpt,
+    OldestFirstOpt,
+    PageOpt,
+    ProgramOpt,
+    emit,
+    parse,
+    run_in_session,
+    table,
+)
 from referly.domain import partners as service
 from referly.domain import programs
-from referly.domain.pagination import MAX_LIMIT
 
 app = typer.Typer(help="Create and list partners.", no_args_is_help=True)
-ProgramOpt = Annotated[str, typer.Option("--program", help="The program's public id.")]
 
 
 @app.command("create")
@@ -41,24 +49,39 @@ def create(
         return partner_out(found, view)
 
     out = run_in_session(work, as_json)
-    emit(out.model_dump(), as_json, f"{out.id}\t{out.key}\t{out.email}")
+    emit(out.model_dump(), as_json, f"partner {out.id} ({out.email}), link {out.referral_link}")
 
 
 @app.command("list")
 def list_(
     program: ProgramOpt,
-    page: Annotated[int, typer.Option(min=1)] = 1,
-    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT)] = 50,
+    page: PageOpt = 1,
+    limit: LimitOpt = 50,
+    oldest_first: OldestFirstOpt = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """List a program's partners."""
+    """List a program's partners, newest first, with how many customers each referred."""
 
     async def work(session: AsyncSession) -> list[PartnerOut]:
         found = await programs.get_program(session, program)
-        listed = await service.list_partners(session, found, page, limit)
+        listed = await service.list_partners(session, found, page, limit, not oldest_first)
         views = await service.partner_views(session, listed.items)
         return [partner_out(found, view) for view in views]
 
     rows = run_in_session(work, as_json)
-    lines = [f"{p.id}\t{p.key}\t{p.email}\t{p.referrals_count}" for p in rows]
-    emit({"data": [p.model_dump() for p in rows]}, as_json, "\n".join(lines))
+    shown = table(
+        ["ID", "KEY", "EMAIL", "NAME", "STATUS", "REFERRALS", "LINK"],
+        [
+            [
+                p.id,
+                p.key,
+                p.email,
+                " ".join(filter(None, (p.name, p.surname))),
+                p.status,
+                p.referrals_count,
+                p.referral_link,
+            ]
+            for p in rows
+        ],
+    )
+    emit({"data": [p.model_dump() for p in rows]}, as_json, shown)

@@ -6,7 +6,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referly.api.schemas.programs import program_out
-from referly.cli.output import JsonFlag, emit, run_in_session
+from referly.cli.output import JsonFlag, OldestFirstOpt, emit, run_in_session, table, when
 from referly.db.models import Program
 from referly.domain import programs as service
 from referly.domain.programs import NewProgram, ProgramChanges
@@ -30,7 +30,7 @@ def _readable(value: Any) -> str:
 
 
 def _program_json(program: Program) -> dict[str, Any]:
-    data = program_out(program).model_dump()
+    data = program_out(program).model_dump(mode="json")
     data["public_id"] = data["id"]
     return data
 
@@ -48,19 +48,23 @@ def create(
         return await service.create_program(session, NewProgram(name, type, website))
 
     program = run_in_session(work, as_json)
-    emit(_program_json(program), as_json, f"{program.public_id}\t{program.name}\t{program.type}")
+    human = f"program {program.public_id} ({program.name}, {program.type}); in the snippet: "
+    emit(_program_json(program), as_json, human + f"po('program', '{program.public_id}', 'load')")
 
 
 @app.command("list")
-def list_(as_json: JsonFlag = False) -> None:
-    """List every program."""
+def list_(oldest_first: OldestFirstOpt = False, as_json: JsonFlag = False) -> None:
+    """List every program, newest first."""
 
     async def work(session: AsyncSession) -> list[Program]:
-        return list(await service.list_programs(session))
+        return list(await service.list_programs(session, not oldest_first))
 
     programs = run_in_session(work, as_json)
-    lines = [f"{p.public_id}\t{p.name}\t{p.type}" for p in programs]
-    emit({"data": [_program_json(p) for p in programs]}, as_json, "\n".join(lines))
+    shown = table(
+        ["ID", "NAME", "TYPE", "WEBSITE", "CREATED (UTC)"],
+        [[p.public_id, p.name, p.type, p.website, when(p.created_at)] for p in programs],
+    )
+    emit({"data": [_program_json(p) for p in programs]}, as_json, shown)
 
 
 @app.command("update")

@@ -6,13 +6,20 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referly.api.schemas.common import iso_timestamp
-from referly.cli.output import JsonFlag, emit, run_in_session
+from referly.cli.output import (
+    JsonFlag,
+    OldestFirstOpt,
+    ProgramOpt,
+    emit,
+    run_in_session,
+    table,
+    when,
+)
 from referly.db.models import ApiToken
 from referly.domain import programs, tokens
 from referly.domain.tokens import IssuedToken
 
 app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
-ProgramOpt = Annotated[str, typer.Option("--program", help="The program's public id.")]
 
 
 def _token_json(row: ApiToken, program_id: str) -> dict[str, Any]:
@@ -39,19 +46,34 @@ def create(
 
     issued = run_in_session(work, as_json)
     payload = {"token": issued.token, **_token_json(issued.row, program.upper())}
-    emit(payload, as_json, issued.token)
+    emit(payload, as_json, f"{issued.token}\n(shown once: only its hash is kept)")
 
 
 @app.command("list")
-def list_(program: ProgramOpt, as_json: JsonFlag = False) -> None:
-    """List a program's tokens (prefixes only)."""
+def list_(
+    program: ProgramOpt, oldest_first: OldestFirstOpt = False, as_json: JsonFlag = False
+) -> None:
+    """List a program's tokens, newest first (their prefixes: the secret is never stored)."""
 
     async def work(session: AsyncSession) -> list[ApiToken]:
-        return list(await tokens.list_tokens(session, await programs.get_program(session, program)))
+        found = await programs.get_program(session, program)
+        return list(await tokens.list_tokens(session, found, not oldest_first))
 
     rows = run_in_session(work, as_json)
-    lines = [f"{r.prefix}\t{'revoked' if r.revoked_at else 'active'}\t{r.name or ''}" for r in rows]
-    emit({"data": [_token_json(r, program.upper()) for r in rows]}, as_json, "\n".join(lines))
+    shown = table(
+        ["PREFIX", "NAME", "STATE", "CREATED (UTC)", "REVOKED (UTC)"],
+        [
+            [
+                r.prefix,
+                r.name,
+                "revoked" if r.revoked_at else "active",
+                when(r.created_at),
+                when(r.revoked_at),
+            ]
+            for r in rows
+        ],
+    )
+    emit({"data": [_token_json(r, program.upper()) for r in rows]}, as_json, shown)
 
 
 @app.command("revoke")

@@ -15,7 +15,7 @@ from referly.db.reads import Reader
 from referly.db.types import UTCDateTime
 from referly.db.writes import RowWriter
 from referly.domain.attribution import NO_CLICKS, VisitorClicks
-from referly.domain.pagination import Page, paginate
+from referly.domain.pagination import Page, ordered, paginate
 from referly.domain.referral_links import link_of_key
 
 # A click is stored with a hash of the visitor's network (IPv4 /24, IPv6 /48), never the IP.
@@ -99,10 +99,9 @@ async def record_click(
 
 
 async def list_clicks(
-    session: AsyncSession, program: Program, page: int, limit: int
+    session: AsyncSession, program: Program, page: int, limit: int, newest_first: bool = True
 ) -> Page[Click]:
-    """The program's clicks, newest first."""
-    statement = select(Click).where(Click.program_id == program.id).order_by(Click.id.desc())
+    statement = ordered(select(Click).where(Click.program_id == program.id), Click.id, newest_first)
     return await paginate(session, statement, page, limit)
 
 

@@ -29,7 +29,7 @@ from referly.domain.attribution import (
 )
 from referly.domain.clicks import visitor_clicks
 from referly.domain.keys import normalize_email, normalize_key, referral_key_from_url
-from referly.domain.pagination import Page, paginate
+from referly.domain.pagination import Page, ordered, paginate
 from referly.domain.partners import PartnerRef
 from referly.domain.referral_links import link_named_by, link_of_key
 from referly.errors import DuplicateKey, NotFound, ValidationFailed
@@ -325,11 +325,12 @@ async def list_customers(
     page: int,
     limit: int,
     by: CustomerFilter | None = None,
+    newest_first: bool = True,
 ) -> Page[Customer]:
     statement = _by_program(program)
     if by is not None and (by.partner_key is not None or by.partner_email is not None):
         statement = statement.where(Customer.partner_id.in_(_partner_ids(program, by)))
-    return await paginate(session, statement.order_by(Customer.id), page, limit)
+    return await paginate(session, ordered(statement, Customer.id, newest_first), page, limit)
 
 
 def _partner_ids(program: Program, by: CustomerFilter) -> Select[int]:

@@ -26,6 +26,11 @@ class Page(Generic[T]):
         return max(1, -(-self.total // self.limit))
 
 
+def ordered(statement: Select[Any], column: Any, newest_first: bool) -> Select[Any]:
+    """Every list's order: by creation (the row's id), newest first unless asked otherwise."""
+    return statement.order_by(column.desc() if newest_first else column.asc())
+
+
 async def paginate(
     session: AsyncSession, statement: Select[Any], page: int, limit: int
 ) -> Page[Any]:

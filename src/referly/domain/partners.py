@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referly.db.models import Customer, Partner, Program, ReferralLink
 from referly.domain.keys import new_generated_key, normalize_email, normalize_key
-from referly.domain.pagination import Page, paginate
+from referly.domain.pagination import Page, ordered, paginate
 from referly.domain.passwords import hash_password
 from referly.errors import DuplicateKey, InvalidPartnerKey, NotFound
 
@@ -147,9 +147,10 @@ async def find_partner(session: AsyncSession, program: Program, ref: PartnerRef)
 
 
 async def list_partners(
-    session: AsyncSession, program: Program, page: int, limit: int
+    session: AsyncSession, program: Program, page: int, limit: int, newest_first: bool = True
 ) -> Page[Partner]:
-    return await paginate(session, _by_program(program).order_by(Partner.id), page, limit)
+    statement = ordered(_by_program(program), Partner.id, newest_first)
+    return await paginate(session, statement, page, limit)
 
 
 async def search_partners(

@@ -14,6 +14,7 @@ from referly.domain.attribution import ATTRIBUTION_RULES
 from referly.domain.cookies import MAX_COOKIE_DAYS, normalize_cookie_domain
 from referly.domain.keys import new_program_public_id
 from referly.domain.origins import normalize_origin
+from referly.domain.pagination import ordered
 from referly.errors import NotFound, ValidationFailed
 
 PROGRAM_TYPES = ("affiliate", "referral")
@@ -37,12 +38,13 @@ async def create_program(session: AsyncSession, new: NewProgram) -> Program:
         raise ValidationFailed.field("name", "The name must be 1 to 255 characters.")
     if new.type not in PROGRAM_TYPES:
         raise ValidationFailed.field("type", "The type must be affiliate or referral.")
+    website = _website(new.website) if new.website is not None else None
     for _attempt in range(5):
         program = Program(
             public_id=new_program_public_id(),
             name=name,
             type=new.type,
-            website=new.website,
+            website=website,
             url_params=new.url_params or [DEFAULT_URL_PARAM[new.type]],
             allowed_origins=[],
         )
@@ -55,8 +57,8 @@ async def create_program(session: AsyncSession, new: NewProgram) -> Program:
     raise RuntimeError("could not draw a unique program id")
 
 
-async def list_programs(session: AsyncSession) -> Sequence[Program]:
-    return (await session.scalars(select(Program).order_by(Program.id))).all()
+async def list_programs(session: AsyncSession, newest_first: bool = True) -> Sequence[Program]:
+    return (await session.scalars(ordered(select(Program), Program.id, newest_first))).all()
 
 
 async def get_program(session: AsyncSession, public_id: str) -> Program:

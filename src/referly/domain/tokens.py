@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referly.db.models import ApiToken, Program
 from referly.db.reads import Reader
 from referly.db.types import utcnow
+from referly.domain.pagination import ordered
 from referly.errors import NotFound, Unauthorized
 
 TOKEN_SCHEME = "rfl"
@@ -47,9 +48,11 @@ async def create_token(session: AsyncSession, program: Program, name: str | None
     return IssuedToken(token=token, row=row)
 
 
-async def list_tokens(session: AsyncSession, program: Program) -> Sequence[ApiToken]:
-    statement = select(ApiToken).where(ApiToken.program_id == program.id).order_by(ApiToken.id)
-    return (await session.scalars(statement)).all()
+async def list_tokens(
+    session: AsyncSession, program: Program, newest_first: bool = True
+) -> Sequence[ApiToken]:
+    statement = select(ApiToken).where(ApiToken.program_id == program.id)
+    return (await session.scalars(ordered(statement, ApiToken.id, newest_first))).all()
 
 
 async def revoke_token(session: AsyncSession, token_or_prefix: str) -> ApiToken:
