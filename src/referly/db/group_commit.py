@@ -67,6 +67,8 @@ from referly.errors import ServiceUnavailable
 log = logging.getLogger("referly.group_commit")
 
 DEFAULT_MAX_BATCH = 512
+Target = FromClause | type[DeclarativeBase]  # a table, or a mapped class
+Values = Mapping[str, Any]  # a row's values by column name
 
 
 class WriteFailed(ServiceUnavailable):
@@ -103,7 +105,7 @@ class WriterStats:
     failed_batches: int = 0
 
 
-def table_of(target: FromClause | type[DeclarativeBase]) -> Table:
+def table_of(target: Target) -> Table:
     table = target.__table__ if isinstance(target, type) else target
     if not isinstance(table, Table):
         raise TypeError(f"not a table or a mapped class: {target!r}")
@@ -147,8 +149,8 @@ class Follow:
     only if that one went in: an outbox event for a new customer, say. `link` names its column
     that takes the other row's new id."""
 
-    target: FromClause | type[DeclarativeBase]
-    values: Mapping[str, Any]
+    target: Target
+    values: Values
     link: str | None = None
 
 
@@ -207,10 +209,7 @@ class GroupCommitWriter:
         await self.driver.close()
 
     async def insert(
-        self,
-        target: FromClause | type[DeclarativeBase],
-        values: Mapping[str, Any],
-        follow: Sequence[Follow] = (),
+        self, target: Target, values: Values, follow: Sequence[Follow] = ()
     ) -> InsertResult:
         """Insert one row, and the rows that `follow` it if it went in; returns once the
         transaction holding them has committed."""

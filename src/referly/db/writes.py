@@ -4,24 +4,26 @@ that holds other work too, such as an idempotency key's answer). Both insert wit
 `ON CONFLICT DO NOTHING`, so a row whose unique value exists comes back as a duplicate, never
 as an error."""
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import FromClause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import DeclarativeBase
 
-from referly.db.group_commit import Follow, GroupCommitWriter, InsertResult, table_of
+from referly.db.group_commit import (
+    Follow,
+    GroupCommitWriter,
+    InsertResult,
+    Target,
+    Values,
+    table_of,
+)
 
 
 class RowWriter(Protocol):
     async def insert(
-        self,
-        target: FromClause | type[DeclarativeBase],
-        values: Mapping[str, Any],
-        follow: Sequence[Follow] = (),
+        self, target: Target, values: Values, follow: Sequence[Follow] = ()
     ) -> InsertResult:
         """Insert one row, and the rows that `follow` it if it went in, in one transaction; a
         duplicate of a unique value inserts nothing."""
@@ -48,10 +50,7 @@ class HotWriter:
         self.sessionmaker = sessionmaker
 
     async def insert(
-        self,
-        target: FromClause | type[DeclarativeBase],
-        values: Mapping[str, Any],
-        follow: Sequence[Follow] = (),
+        self, target: Target, values: Values, follow: Sequence[Follow] = ()
     ) -> InsertResult:
         return await self.writer.insert(target, values, follow)
 
@@ -72,10 +71,7 @@ class SessionWriter:
         self.session = session
 
     async def insert(
-        self,
-        target: FromClause | type[DeclarativeBase],
-        values: Mapping[str, Any],
-        follow: Sequence[Follow] = (),
+        self, target: Target, values: Values, follow: Sequence[Follow] = ()
     ) -> InsertResult:
         inserted = await self._insert(target, values)
         if inserted is not None:
@@ -84,9 +80,7 @@ class SessionWriter:
                 await self._insert(row.target, {**row.values, **linked})
         return InsertResult(inserted)
 
-    async def _insert(
-        self, target: FromClause | type[DeclarativeBase], values: Mapping[str, Any]
-    ) -> int | None:
+    async def _insert(self, target: Target, values: Values) -> int | None:
         table = table_of(target)
         build = postgresql.insert if self._dialect() == "postgresql" else sqlite.insert
         (key,) = table.primary_key.columns
