@@ -366,7 +366,7 @@ async def test_a_barrier_waits_for_the_commit_of_its_batch_and_writes_nothing(
     assert answers[10] is None
     assert writer.stats.batches - batches_before <= 2  # the barrier shared a batch
     assert await count(app, clicks, seeded.program_id) == 20
-    await writer.barrier()  # alone in its batch: answered without a write
+    await writer.barrier()  # alone in its batch: a commit of the tick alone
 
 
 async def test_a_barrier_fails_with_the_commit_of_its_batch(

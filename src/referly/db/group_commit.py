@@ -226,9 +226,10 @@ class GroupCommitWriter:
         return result
 
     async def barrier(self) -> None:
-        """Returns once the next batch has committed, writing nothing itself: a request that
+        """Returns once the next batch has committed, storing nothing itself: a request that
         stores nothing (an unknown referral key, say) is answered on the same schedule as one
-        that stores a row."""
+        that stores a row, its commit as durable (a batch that wrote no row writes the tick,
+        `CommitTick`, so its commit waits for the disk too)."""
         if self._task is None and self.autostart:
             await self.start()
         if not self.running:
@@ -291,6 +292,9 @@ class GroupCommitWriter:
         failed commit fails them too, so they answer as a row of the batch would)."""
         pending = [item for item in batch if item.insert is not None]
         barriers = [item for item in batch if item.insert is None]
+        if not pending:
+            await self._tick(barriers)
+            return
         while pending:
             try:
                 inserts = [item.insert for item in pending if item.insert]
@@ -309,6 +313,20 @@ class GroupCommitWriter:
                 return
             self._resolve(pending, ids)
             break
+        for item in barriers:
+            if not item.future.done():
+                item.future.set_result(None)
+
+    async def _tick(self, barriers: list[_Pending]) -> None:
+        """A batch of barriers alone: a commit that waits for the disk, writing only the
+        tick, so it takes as long as a batch with a row."""
+        try:
+            await self.driver.run([])
+        except Exception as error:
+            self.stats.failed_batches += 1
+            log.warning("group commit of a barrier failed: %s", type(error).__name__)
+            _fail_all(barriers, CommitFailed, error)
+            return
         for item in barriers:
             if not item.future.done():
                 item.future.set_result(None)

@@ -65,6 +65,15 @@ IDLE_SECONDS = 1.0
 # SQLite's limit on parameters (32766).
 SQLITE_MAX_CHUNK = 128
 SQLITE_CACHED_STATEMENTS = 256  # per shape: one statement per chunk size, and the one-row form
+# A batch that inserted nothing (only barriers, or only duplicates) still writes, so that its
+# commit waits for the disk as one with a row does (a transaction that wrote nothing commits
+# at once). With several server processes on one PostgreSQL, their idle batches take the one
+# row in turns.
+TICK = "UPDATE commit_ticks SET n = n + 1 WHERE id = 1"
+
+
+def _wrote_nothing(ids: Sequence[int | None]) -> bool:
+    return all(id_ is None for id_ in ids)
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: the writer caches one per shape
@@ -245,6 +254,8 @@ class SqliteDriver:
                     _sqlite_batch(connection, [insert for _owner, insert in dependents])
                 except RowFailed as failure:  # the primary row fails with its follower
                     raise RowFailed(dependents[failure.index][0], failure.error) from failure
+            if _wrote_nothing(ids):
+                connection.execute(TICK)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:  # a failed COMMIT leaves the transaction open
@@ -357,11 +368,17 @@ class PostgresDriver:
         now = time.monotonic()
         busy = self._last_batch is not None and now - self._last_batch < IDLE_SECONDS
         self._last_batch = now
+        if not inserts:  # the tick alone: one statement, as a batch of one row is
+            await self._tick(connection, busy)
+            return []
         if busy and not follows and _one_statement(inserts):
             # A single statement is its own transaction: one round trip, not three. Only on a
             # connection used a moment ago; after a pause, BEGIN first probes it (below).
             try:
-                return await _postgres_bulk(connection, inserts)
+                ids = await _postgres_bulk(connection, inserts)
+                if _wrote_nothing(ids):
+                    await connection.execute(TICK)  # a transaction of its own
+                return ids
             except RowFailed:  # one row, rolled back by itself
                 raise
             except _GIVE_UP:
@@ -388,6 +405,8 @@ class PostgresDriver:
                 await connection.execute("BEGIN")
                 ids = [await _postgres_one(connection, i, item) for i, item in enumerate(inserts)]
                 await _postgres_followers(connection, linked(follows, ids), one_by_one=True)
+            if _wrote_nothing(ids):
+                await connection.execute(TICK)
             await connection.execute("COMMIT")
         except BaseException:
             await self._abandon(connection)
@@ -398,6 +417,17 @@ class PostgresDriver:
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+
+    async def _tick(self, connection: asyncpg.Connection, busy: bool) -> None:
+        try:
+            await connection.execute(TICK)
+        except CONNECTION_ERRORS_POSTGRES:
+            if busy:
+                raise
+            # Broken since the last batch (a server restart): nothing was written.
+            connection.terminate()
+            self._connection = None
+            await (await self._connect()).execute(TICK)
 
     async def _connect(self) -> asyncpg.Connection:
         if self._connection is None or self._connection.is_closed():
@@ -420,6 +450,8 @@ class PostgresDriver:
 def _one_statement(inserts: Sequence[Insert]) -> bool:
     """Whether the batch is one statement whose answer needs no second look: one row, or rows
     of one shape whose bulk statement answers in input order."""
+    if not inserts:
+        return False
     first = inserts[0][0]
     if len(inserts) == 1:
         return True

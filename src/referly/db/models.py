@@ -197,6 +197,17 @@ class SupersededSignup(Base):
     superseded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CommitTick(Base):
+    """One row the group-commit writer updates when a batch would otherwise write nothing (an
+    unknown referral key, a repeated sign-up), so that its commit waits for the disk as a
+    batch with a row does: the answer's timing does not tell the two apart."""
+
+    __tablename__ = "commit_ticks"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(default=0)
+
+
 class IdempotencyKey(Base):
     """A POST's `Idempotency-Key` and the answer it got, so a retry gets the same answer
     instead of doing the work twice (see `referly.web.idempotency`)."""

@@ -121,6 +121,7 @@ class CustomerView:
 
 
 NONE = (0, None, None, 0, 0)  # what CLASH finds when nothing clashes
+NO_LINK = 0  # no referral link has this id
 # The customers that hold a new customer's key or email already: how many, the id and source of
 # one, and whether the key and the email are taken (1/0).
 CLASH = select(
@@ -147,7 +148,12 @@ async def credit_new_customer(
     require_partner(program.type, new.partner.given, bool(new.referral_url))
     if not new.partner.given:
         return NOBODY
-    link = named_link(await link_named_by(reads, program.id, new.partner))
+    named = await link_named_by(reads, program.id, new.partner)
+    if named is None:
+        # An unknown partner reads what a known one does before it is refused, so the answer
+        # comes as late (the public path answers both alike: no key-guessing oracle).
+        await visitor_clicks(reads, NO_LINK, new.visitor_id, now)
+    link = named_link(named)
     if new.referral_url:
         url_key = referral_key_from_url(new.referral_url, program.url_params)
         url_link = await link_of_key(reads, program.id, url_key) if url_key else None

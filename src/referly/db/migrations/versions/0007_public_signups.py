@@ -1,4 +1,5 @@
-"""public sign-ups: a program switch, superseded sign-ups kept for review, customer aliases
+"""public sign-ups: a program switch, superseded sign-ups kept for review, customer aliases,
+and the writer's commit tick
 
 Revision ID: 0007
 Revises: 0004
@@ -17,6 +18,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    ticks = op.create_table(
+        "commit_ticks",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_commit_ticks")),
+    )
+    op.bulk_insert(ticks, [{"id": 1, "n": 0}])
     with op.batch_alter_table("programs", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("public_signups", sa.Boolean(), server_default=sa.true(), nullable=False)
@@ -90,6 +98,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("commit_ticks")
     op.drop_index(op.f("ix_superseded_signups_customer_id"), table_name="superseded_signups")
     op.drop_table("superseded_signups")
     op.drop_index(op.f("ix_customer_aliases_customer_id"), table_name="customer_aliases")
