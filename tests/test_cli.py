@@ -201,3 +201,16 @@ async def test_stored_control_characters_never_reach_the_terminal(
     assert erased.code == 0, erased.stderr
     listed = referly(settings.database_url, "customers", "list", "--program", program, "--json")
     assert listed.one_object()["data"] == []
+
+
+def test_migrating_a_new_database_shows_progress_on_stderr_only(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    done = referly(url, "migrate", "--json")
+    assert done.code == 0, done.stderr
+    assert done.one_object() == {"migrated": True}
+    lines = done.stderr.splitlines()
+    assert lines, "a migration with no progress looks stuck"
+    total = lines[-1].rsplit(" of ", 1)[1]
+    assert lines[-1] == f"migrating the database: {total} of {total}", lines
+    again = referly(url, "migrate", "--json")
+    assert again.code == 0 and again.stderr == "", again.stderr

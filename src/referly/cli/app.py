@@ -6,9 +6,8 @@ import typer
 
 from referly import server
 from referly.cli import clicks, customers, partners, programs, tokens
-from referly.cli.output import JsonFlag, emit
+from referly.cli.output import JsonFlag, emit, upgrade_schema
 from referly.config import Settings
-from referly.db.migrate import upgrade_database
 
 app = typer.Typer(
     name="referly",
@@ -35,7 +34,7 @@ def serve(
     from referly.app import create_app
 
     settings = Settings()
-    upgrade_database(settings)
+    upgrade_schema(settings)
     url = f"http://{host}:{port}"
     emit({"url": url, "database": _redacted(settings.database_url)}, as_json, f"Referly on {url}")
     limits = server.ConnectionLimits(
@@ -51,7 +50,7 @@ def serve(
 def migrate(as_json: JsonFlag = False) -> None:
     """Bring the database schema up to date and exit."""
     settings = Settings()
-    upgrade_database(settings)
+    upgrade_schema(settings)
     emit({"migrated": True}, as_json, "Database schema is up to date.")
 
 

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referly.cli.progress import Steps
 from referly.config import Settings
 from referly.db.engine import create_engine, create_sessionmaker
 from referly.db.migrate import upgrade_database
@@ -104,11 +105,17 @@ def parse(model: type[BaseModel], data: dict[str, Any], as_json: bool) -> Any:
         fail(f"{field}: {str(first['msg']).removeprefix('Value error, ')}", as_json)
 
 
+def upgrade_schema(settings: Settings) -> None:
+    """Bring the schema up to date, with a progress line for each migration applied."""
+    with Steps("migrating the database") as steps:
+        upgrade_database(settings, steps)
+
+
 def run_in_session(work: Callable[[AsyncSession], Awaitable[T]], as_json: bool) -> T:
     """Bring the schema up to date, then run `work` in one committed transaction."""
     settings = Settings()
     try:
-        upgrade_database(settings)
+        upgrade_schema(settings)
         return asyncio.run(_run(settings, work))
     except ReferlyError as error:
         fail(describe(error), as_json)

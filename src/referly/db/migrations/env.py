@@ -15,10 +15,13 @@ target_metadata = Base.metadata
 
 
 def run_with_connection(connection: Connection) -> None:
+    # Told of each migration as it is applied (`referly.db.migrate.upgrade_engine`).
+    on_version_apply = context.config.attributes.get("on_version_apply")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        on_version_apply=on_version_apply,
     )
     with context.begin_transaction():
         context.run_migrations()
