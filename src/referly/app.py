@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from referly import __version__
+from referly.api import examples
 from referly.api.app import install_api
 from referly.api.docs import install_docs
 from referly.config import Settings
@@ -23,7 +24,7 @@ from referly.db.reads import fast_reader
 from referly.db.writes import HotWriter
 from referly.demo.routes import router as demo_router
 from referly.tracking.app import PublicTracking
-from referly.tracking.openapi import document_public_paths
+from referly.tracking.openapi import public_paths
 from referly.web.access_log import AccessLog
 from referly.web.security import SecurityHeaders
 
@@ -72,7 +73,6 @@ def create_app(settings: Settings) -> Referly:
     app = Referly(
         title="Referly",
         version=__version__,
-        description="Partner-program tracking with a Partnero-compatible REST API.",
         lifespan=lifespan,
         docs_url=None,  # served by `install_docs`, without a CDN
         redoc_url=None,
@@ -83,7 +83,7 @@ def create_app(settings: Settings) -> Referly:
     state.sessionmaker = create_sessionmaker(engine)
     state.read_sessionmaker = create_sessionmaker(engine, read_only=True)
     state.rows = HotWriter(writer, state.sessionmaker)
-    install_api(app, settings, document_public_paths)
+    install_api(app, settings, public_paths(examples.PROGRAM))
     install_docs(app)
     app.include_router(demo_router)
     app.add_middleware(SecurityHeaders)

@@ -7,9 +7,11 @@ from referly.api import customers, meta, partners, referral_links
 from referly.api.errors import install_error_handlers
 from referly.api.openapi import (
     OpenApiEdit,
+    document_guide,
     document_idempotency,
     document_rate_limits,
     extend_openapi,
+    keep_example_nulls,
 )
 from referly.config import Settings
 from referly.web.body_limit import BodyLimitMiddleware
@@ -21,8 +23,9 @@ def install_api(app: FastAPI, settings: Settings, *more_docs: OpenApiEdit) -> No
     """`more_docs`: what the other doors add to the OpenAPI document."""
     install_error_handlers(app)
     # One level of routers, the busiest first: FastAPI matches routes in order.
-    for door in (customers, partners, referral_links, meta):
-        app.include_router(door.router)
+    routers = [door.router for door in (customers, partners, referral_links, meta)]
+    for router in routers:
+        app.include_router(router)
     # Middleware added later wraps what came before.
     app.add_middleware(
         IdempotencyMiddleware,
@@ -32,4 +35,11 @@ def install_api(app: FastAPI, settings: Settings, *more_docs: OpenApiEdit) -> No
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     limits = app.state.rate_limits = ApiRateLimits.from_settings(settings)
     app.add_middleware(RateLimitMiddleware, limits=limits, settings=settings)
-    extend_openapi(app, document_idempotency, document_rate_limits, *more_docs)
+    extend_openapi(
+        app,
+        document_guide(settings),
+        keep_example_nulls(*routers),
+        document_idempotency,
+        document_rate_limits,
+        *more_docs,
+    )

@@ -3,7 +3,7 @@ the program a token selects."""
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -91,8 +91,12 @@ class PageParams:
 
 
 async def get_page(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Items per page", examples=[DEFAULT_LIMIT])
+    ] = DEFAULT_LIMIT,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description="The page to answer, from 1", examples=[1])
+    ] = 1,
 ) -> PageParams:
     return PageParams(limit, page)
 
@@ -112,11 +116,17 @@ class SearchParams:
     name: str | None
 
 
-Text = Annotated[str | None, Query(max_length=MAX_CUSTOMER_KEY)]
+def _text(description: str, example: str) -> Any:
+    return Query(max_length=MAX_CUSTOMER_KEY, description=description, examples=[example])
 
 
 async def get_search(
-    id: Text = None, key: Text = None, email: Text = None, name: Text = None
+    id: Annotated[str | None, _text("Only the one with this id", "ptr_alice")] = None,
+    key: Annotated[str | None, _text("Only the one with this key", "alice")] = None,
+    email: Annotated[
+        str | None, _text("Only the one with this email (without case)", "alice@example.com")
+    ] = None,
+    name: Annotated[str | None, _text("Partners only: those with this first name", "Alice")] = None,
 ) -> SearchParams:
     return SearchParams(id, key, email, name)
 

@@ -8,33 +8,73 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from referly.api.schemas.common import ErrorOut
+from referly.api.schemas.customers import CustomerCreateIn
 from referly.db.engine import DATABASE_UNAVAILABLE
 from referly.errors import (
     BadRequest,
     DuplicateKey,
+    InvalidPartnerKey,
+    NotFound,
     PayloadTooLarge,
+    RateLimited,
     ReferlyError,
     ServiceUnavailable,
+    Unauthorized,
 )
-from referly.web.errors import MALFORMED_JSON, error_body, error_headers, invalid_input
+from referly.web.errors import (
+    MALFORMED_JSON,
+    error_body,
+    error_examples,
+    error_headers,
+    invalid_input,
+)
 from referly.web.idempotency import REPLAYED_HEADER, IdempotentReplay
 
 log = logging.getLogger("referly")
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "Bad request (malformed JSON, invalid partner key)"},
-    401: {"model": ErrorOut, "description": "Missing, unknown or revoked API token"},
-    404: {"model": ErrorOut, "description": "No such resource in this program"},
-    413: {"model": ErrorOut, "description": "Request body too large"},
-    422: {"model": ErrorOut, "description": "Validation failed or duplicate key"},
-    429: {"model": ErrorOut, "description": "Rate limited; see Retry-After"},
-    503: {"model": ErrorOut, "description": "Database unavailable"},
-}
 JSON = "application/json"
+
+
+def _refusal(model: type[BaseModel], body: dict[str, Any]) -> ReferlyError:
+    """The answer the API gives `body`, as the server words it."""
+    try:
+        model.model_validate(body)
+    except ValidationError as error:
+        return invalid_input(error.errors())
+    raise AssertionError(f"{model.__name__} accepts {body}")
+
+
+def _documented(description: str, *errors: ReferlyError) -> dict[str, Any]:
+    return {
+        "model": ErrorOut,
+        "description": description,
+        "content": {JSON: {"examples": error_examples(*errors)}},
+    }
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented(
+        "Malformed JSON, or a partner the program does not have",
+        BadRequest(MALFORMED_JSON),
+        InvalidPartnerKey(),
+    ),
+    401: _documented("Missing, unknown or revoked API token", Unauthorized()),
+    404: _documented("No such object in the token's program", NotFound()),
+    413: _documented("The request body is over the size limit", PayloadTooLarge()),
+    422: _documented(
+        "A field broke its rule (`errors` names each), or a unique value is taken",
+        _refusal(CustomerCreateIn, {"key": "cus_1", "email": "not an email", "tags": [""]}),
+        DuplicateKey.of("key"),
+        DuplicateKey.of("email"),
+    ),
+    429: _documented("Too many requests; see `Retry-After`", RateLimited(retry_after=1)),
+    503: _documented("The database is unavailable; retry shortly", ServiceUnavailable()),
+}
 
 
 def error_response(error: ReferlyError, headers: Mapping[str, str] | None = None) -> Response:

@@ -166,7 +166,10 @@ class WireIn(BaseModel):
     (`is_plain_text`)."""
 
     model_config = ConfigDict(
-        extra="ignore", str_strip_whitespace=True, json_schema_extra=document_plain_text
+        extra="ignore",
+        str_strip_whitespace=True,
+        json_schema_extra=document_plain_text,
+        use_attribute_docstrings=True,  # a field's docstring describes it in the API docs
     )
 
     @field_validator("*", mode="before")

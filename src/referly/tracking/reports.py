@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
 )
 
 from referly.domain.fields import (
@@ -55,33 +56,61 @@ class _PublicReport(BaseModel):
     body (null means not given, plain text only) — here in one pass over the body rather than
     one call per field, because this path is hot."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="ignore", str_strip_whitespace=True, use_attribute_docstrings=True
+    )
 
 
 class ClickReport(_PublicReport):
+    """A visit that arrived by a referral link, as the browser script reports it (the
+    spelled-out names `referral_key`, `landing_url`, `visitor_id` are accepted too)."""
+
     referral_key: ReferralKey = Field(validation_alias=AliasChoices("key", "referral_key"))
+    """The referral key the landing URL carried (`?aff=alice`)."""
     landing_url: LandingUrl | None = Field(
         default=None, validation_alias=AliasChoices("url", "landing_url")
     )
+    """The page the visitor landed on."""
     referrer: LandingUrl | None = None
+    """The page that linked to it (`document.referrer`)."""
     visitor_id: VisitorId | None = Field(
         default=None, validation_alias=AliasChoices("visitor", "visitor_id")
     )
+    """The browser's random visitor id, so a later sign-up from it finds the click."""
 
 
 class SignupReport(_PublicReport):
+    """A sign-up, as `po('customers', 'signup', {data: {...}})` or the Universal form capture
+    reports it: the fields at the top level or under `data` (Partnero's shape)."""
+
     key: Annotated[CustomerKey, BeforeValidator(_number_as_text)]
+    """The customer's key (a number is kept as its text)."""
     email: Email | None = None
+    """The customer's email address."""
     name: PersonName | None = None
+    """First name."""
     surname: PersonName | None = None
-    # None: no referral, so nobody to credit.
-    partner_key: Annotated[ReferralKey | None, BeforeValidator(_partner_key)] = Field(
-        default=None, validation_alias=AliasChoices("partner", "partner_key")
-    )
+    """Last name."""
+    partner_key: Annotated[
+        ReferralKey | None,
+        BeforeValidator(_partner_key),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "object", "properties": {"key": {"type": "string"}}},
+                ]
+            }
+        ),
+    ] = Field(default=None, validation_alias=AliasChoices("partner", "partner_key"))
+    """The referral key credited, as a string or `{"key": ...}`: the referral cookie's, or the
+    landing URL's. Without one there is nobody to credit and nothing is stored."""
     source: Literal["js", "universal"] = "js"
+    """What reported it: the snippet's call (`js`) or the Universal form capture."""
     visitor_id: VisitorId | None = Field(
         default=None, validation_alias=AliasChoices("visitor", "visitor_id")
     )
+    """The browser's visitor id, which links the sign-up to the visitor's clicks."""
 
 
 def _given(fields: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,16 @@ def error_body(error: ReferlyError) -> bytes:
     return json_bytes(error_payload(error))
 
 
+def error_examples(*errors: ReferlyError) -> dict[str, dict[str, Any]]:
+    """Named OpenAPI examples of error answers, each rendered as the server renders it."""
+    examples: dict[str, dict[str, Any]] = {}
+    for error in errors:
+        name = type(error).__name__
+        name += str(sum(1 for known in examples if known.startswith(name)) or "")
+        examples[name] = {"summary": error.message, "value": error_payload(error)}
+    return examples
+
+
 def error_headers(error: ReferlyError) -> Headers:
     headers = [JSON_TYPE]
     if isinstance(error, RateLimited):

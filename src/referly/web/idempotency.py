@@ -160,7 +160,8 @@ async def claim(request: Request, session: AsyncSession, program_id: int) -> Non
 
 # Storage of a key, the request it came with and the answer it got.
 
-KEY_LIFETIME = timedelta(hours=24)
+KEY_LIFETIME_HOURS = 24
+KEY_LIFETIME = timedelta(hours=KEY_LIFETIME_HOURS)
 
 
 def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:

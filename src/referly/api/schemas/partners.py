@@ -2,9 +2,9 @@
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, model_validator
 
-from referly.api.schemas.common import TagOut, iso_timestamp, tags_out
+from referly.api.schemas.common import TagOut, WireOut, iso_timestamp, tags_out
 from referly.db.models import Program
 from referly.domain.fields import (
     Email,
@@ -31,33 +31,51 @@ Password = Annotated[str, PlainText, AfterValidator(check_password)]
 
 
 class PartnerCreateIn(WireIn):
+    """A new partner of the program."""
+
     email: Email
+    """The partner's email address; unique in the program."""
     id: Identifier | None = None
+    """Your id for the partner; unique in the program. Made up when not given."""
     key: ReferralKey | None = None
+    """The partner's referral key, the value their links carry (`?aff=KEY`): letters, digits,
+    `-`, `_` and `.`, compared without case; unique in the program. Made up when not given."""
     name: PersonName | None = None
+    """First name."""
     surname: PersonName | None = None
+    """Last name."""
     password: Password | None = None
+    """A password for the partner portal. Optional: without one, the partner sets it on
+    first sign-in."""
     tags: Tags | None = None
+    """Labels of your own, as strings; answered as `[{"value": ...}]`."""
 
     def to_domain(self) -> NewPartner:
         return NewPartner(**self.model_dump())
 
 
 class PartnerFieldsIn(WireIn):
+    """A partner's changeable fields; a field not given is left as it is."""
+
     email: Email | None = None
+    """A new email address; unique in the program."""
     key: ReferralKey | None = None
+    """A new referral key. The old key's links stop crediting the partner."""
     name: PersonName | None = None
+    """First name."""
     surname: PersonName | None = None
+    """Last name."""
     password: Password | None = None
+    """A new portal password."""
     tags: Tags | None = None
+    """The partner's tags, replacing the old ones; `[]` removes them all."""
 
 
 class PartnerUpdateIn(PartnerFieldsIn):
     """Fields at the top level or under `update: {...}`; both are sent by real clients."""
 
-    update: PartnerFieldsIn | None = Field(
-        default=None, description="The same fields, nested; they win over top-level ones."
-    )
+    update: PartnerFieldsIn | None = None
+    """The same fields, nested (Partnero's documented form); they win over top-level ones."""
 
     @model_validator(mode="before")
     @classmethod
@@ -68,22 +86,39 @@ class PartnerUpdateIn(PartnerFieldsIn):
         return PartnerChanges(**self.model_dump(exclude={"update"}))
 
 
-class PartnerOut(BaseModel):
+class PartnerOut(WireOut):
+    """A partner: someone who refers customers and earns on them."""
+
     id: str
+    """The partner's id: yours, or the one Referly made up."""
     key: str
+    """The partner's referral key, the value their default link carries."""
     email: str
+    """Email address."""
     name: str | None
+    """First name."""
     surname: str | None
+    """Last name."""
     status: str
+    """`active`."""
     approved: bool
+    """Whether the partner is approved (true while active)."""
     tos: bool
+    """Whether the partner accepted the program's terms in the portal; always false here."""
     custom_fields: list[Any]
+    """Partnero's custom fields; always empty here."""
     referrals_count: int
+    """How many customers are credited to the partner."""
     tags: list[TagOut]
+    """Your labels."""
     referral_link: str | None
+    """The partner's default referral link, on the program's website."""
     referral_links: list[str]
+    """All of the partner's referral links, the default first."""
     created_at: str
+    """When the partner was created (ISO 8601, UTC, microseconds)."""
     updated_at: str
+    """When the partner last changed."""
 
 
 def partner_out(program: Program, view: PartnerView) -> PartnerOut:
